@@ -1,0 +1,167 @@
+// File: homing/dns_cache.h
+//
+// The DNS cache of Envoy's dynamic forward proxy, on c-ares, driven by a
+// `Dispatcher`. Entries are keyed "host:port"; an IP literal never queries
+// DNS. A load completes synchronously from cache (`kInCache`), or returns
+// `kLoading` with a handle and calls back once (destroying the handle cancels
+// the callback), or `kOverflow` when `max_hosts` or `max_pending_requests`
+// would be exceeded. Many loads of one host share one query.
+//
+// Each host refreshes at max(dns_min_refresh_rate, TTL) after a good answer
+// (dns_refresh_rate when the answer carries no TTL), and with jittered
+// exponential backoff between dns_failure_refresh_rate's base and max after a
+// failure. A failed refresh keeps the last good address. A host nobody loaded
+// for host_ttl is evicted at its next refresh.
+//
+// Stats (Envoy's names) under "dns_cache.<name>.": dns_query_attempt,
+// dns_query_success, dns_query_failure, dns_query_timeout, host_added,
+// host_removed, host_address_changed, host_overflow, dns_rq_pending_overflow,
+// cache_load; gauge num_hosts.
+//
+// Example:
+//
+//   auto cache = homing::DnsCache::Create(dispatcher, config, stats);
+//   auto result = (*cache)->Load("server-1.server-headless:8081", 8081,
+//       [](const homing::DnsHostInfoSharedPtr& info) { Dial(info); });
+//   if (result.status == homing::DnsCache::LoadStatus::kInCache) Dial(result.host_info);
+//
+// Thread safety: a DnsCache belongs to its dispatcher's thread. DnsHostInfo
+// snapshots are immutable and may be read anywhere.
+
+#ifndef HOMING_DNS_CACHE_H_
+#define HOMING_DNS_CACHE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "homing/address.h"
+#include "homing/clock.h"
+#include "homing/dispatcher.h"
+#include "homing/dns_config.h"
+#include "homing/stats.h"
+
+namespace homing {
+
+// DnsAnswer
+//
+// What one resolution produced. `addresses` carry port 0.
+struct DnsAnswer {
+  absl::Status status;  // NotFound (NXDOMAIN / no data), DeadlineExceeded,
+                        // Unavailable (server unreachable), ...
+  std::vector<SocketAddress> addresses;
+  Duration ttl{0};  // smallest record TTL; 0 when unknown
+};
+
+// Cancelable
+//
+// Destroying it cancels the operation it stands for; no callback follows.
+class Cancelable {
+ public:
+  virtual ~Cancelable() = default;
+};
+
+// DnsResolver
+//
+// One name → addresses, asynchronously. `CreateAres()` is the real one;
+// tests may script their own.
+class DnsResolver {
+ public:
+  using Callback = std::function<void(DnsAnswer answer)>;
+  virtual ~DnsResolver() = default;
+
+  // DnsResolver::Resolve()
+  //
+  // Starts a query and calls `callback` once on the dispatcher's thread,
+  // never from inside Resolve().
+  virtual std::unique_ptr<Cancelable> Resolve(std::string_view name,
+                                              DnsLookupFamily family,
+                                              Callback callback) = 0;
+
+  // DnsResolver::CreateAres()
+  //
+  // A c-ares channel driven by `dispatcher` (sock-state callback,
+  // ares_process_fd, ares_timeout). Servers come from `config.resolvers`
+  // ("ip:port"), else resolv.conf. `query_timeout` bounds each resolution.
+  static absl::StatusOr<std::unique_ptr<DnsResolver>> CreateAres(
+      Dispatcher& dispatcher, const DnsResolverConfig& config,
+      Duration query_timeout);
+};
+
+// DnsHostInfo
+//
+// An immutable snapshot of one cache entry, replaced (not mutated) when a
+// refresh changes it.
+struct DnsHostInfo {
+  std::string host;  // as loaded, without port
+  uint16_t port = 0;
+  // Resolved addresses with `port` applied, in family preference order;
+  // empty when no resolution has succeeded yet.
+  std::vector<SocketAddress> addresses;
+  absl::Status last_status;  // of the most recent resolution
+  Duration ttl{0};
+  MonotonicTime resolved_at;
+
+  bool has_address() const { return !addresses.empty(); }
+  const SocketAddress& address() const { return addresses.front(); }
+};
+using DnsHostInfoSharedPtr = std::shared_ptr<const DnsHostInfo>;
+
+// DnsCache
+class DnsCache {
+ public:
+  enum class LoadStatus { kInCache, kLoading, kOverflow };
+
+  // Completion of a `kLoading` load: the entry after its first resolution
+  // (check `has_address()`; `last_status` says why not).
+  using LoadCallback = std::function<void(const DnsHostInfoSharedPtr& info)>;
+  // Called on every address change of any host (for draining pools).
+  using AddressChangeCallback =
+      std::function<void(const DnsHostInfoSharedPtr& info)>;
+
+  struct LoadResult {
+    LoadStatus status = LoadStatus::kOverflow;
+    std::unique_ptr<Cancelable> handle;  // kLoading only
+    DnsHostInfoSharedPtr host_info;      // kInCache only
+  };
+
+  virtual ~DnsCache() = default;
+
+  // DnsCache::Create()
+  //
+  // Validates `config` (InvalidArgument naming the field), creates a c-ares
+  // resolver unless `resolver` is given, and starts resolving
+  // `preresolve_hostnames`.
+  static absl::StatusOr<std::unique_ptr<DnsCache>> Create(
+      Dispatcher& dispatcher, const DnsCacheConfig& config, StatsScope stats,
+      std::unique_ptr<DnsResolver> resolver = nullptr);
+
+  // DnsCache::Load()
+  //
+  // `host` may carry a port ("name:8081", "[::1]:80"); otherwise
+  // `default_port` applies. Marks the entry used (for host_ttl).
+  virtual LoadResult Load(std::string_view host, uint16_t default_port,
+                          LoadCallback callback) = 0;
+
+  // DnsCache::Find()
+  //
+  // The entry for "host:port" if present, without loading or touching it.
+  virtual DnsHostInfoSharedPtr Find(std::string_view host_port) const = 0;
+
+  // DnsCache::Hosts()
+  //
+  // Every entry, for the admin listener.
+  virtual std::vector<DnsHostInfoSharedPtr> Hosts() const = 0;
+
+  virtual void SetAddressChangeCallback(AddressChangeCallback callback) = 0;
+  virtual const DnsCacheConfig& config() const = 0;
+};
+
+}  // namespace homing
+
+#endif  // HOMING_DNS_CACHE_H_

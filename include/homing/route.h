@@ -1,0 +1,218 @@
+// File: homing/route.h
+//
+// Virtual hosts and routes with Envoy v3 matching semantics. A
+// `RouteConfigSpec` (plain data, what the config loader produces) is compiled
+// once into an immutable `RouteTable`; `RouteTable::Match()` picks the virtual
+// host by authority and then the first route whose match accepts the request.
+// Matching allocates nothing.
+//
+// Virtual host selection (Envoy order): exact domain, then the longest
+// `*.suffix` / `*-suffix` wildcard, then the longest `prefix*` / `prefix.*`
+// wildcard, then `*`. A wildcard never matches the empty string. The port in
+// the authority takes part in matching unless `ignore_port_in_host_matching`
+// is set (then "host:port" matches a domain "host"). Domains are matched
+// case-insensitively.
+//
+// Route match: exactly one path specifier (`prefix`, `path`, `safe_regex`,
+// `path_separated_prefix`), plus all `headers` and all `query_parameters`
+// matchers. `path` and `safe_regex` see the path without its query string;
+// `safe_regex` must match the whole path and ignores `case_sensitive`.
+//
+// Example:
+//
+//   homing::RouteConfigSpec spec;
+//   spec.virtual_hosts.push_back({.name = "local", .domains = {"*"}});
+//   spec.virtual_hosts[0].routes.push_back(
+//       {.name = "join", .match = {.path_specifier = homing::PathMatchKind::kPrefix,
+//                                  .path = "/join"},
+//        .action = {.cluster = "dynamic_forward_proxy_cluster"}});
+//   auto table = homing::RouteTable::Compile(spec);
+//   const homing::Route* route = (*table)->Match(request);
+//
+// Thread safety: a compiled `RouteTable` is immutable; share it across threads
+// (tables are handed out as `shared_ptr<const RouteTable>` and swapped whole on
+// reload).
+
+#ifndef HOMING_ROUTE_H_
+#define HOMING_ROUTE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "homing/affinity_policy.h"
+#include "homing/clock.h"
+#include "homing/request.h"
+
+namespace homing {
+
+// StringMatcherSpec
+//
+// Envoy's `type.matcher.v3.StringMatcher`.
+struct StringMatcherSpec {
+  enum class Kind { kExact, kPrefix, kSuffix, kContains, kSafeRegex };
+  Kind kind = Kind::kExact;
+  std::string value;         // the string, or the RE2 pattern
+  bool ignore_case = false;  // ignored for kSafeRegex
+  bool operator==(const StringMatcherSpec&) const = default;
+};
+
+// HeaderMatcherSpec
+//
+// Envoy's `config.route.v3.HeaderMatcher`: either `string_match` or
+// `present_match`, optionally inverted.
+struct HeaderMatcherSpec {
+  std::string name;
+  std::optional<StringMatcherSpec> string_match;  // unset: present_match
+  bool present_match = true;  // when string_match is unset
+  bool invert_match = false;
+  bool treat_missing_header_as_empty = false;
+  bool operator==(const HeaderMatcherSpec&) const = default;
+};
+
+// QueryParameterMatcherSpec
+//
+// Envoy's `config.route.v3.QueryParameterMatcher`. Only the first value of a
+// repeated parameter is considered; values are percent-decoded first.
+struct QueryParameterMatcherSpec {
+  std::string name;
+  std::optional<StringMatcherSpec> string_match;  // unset: present_match
+  bool operator==(const QueryParameterMatcherSpec&) const = default;
+};
+
+enum class PathMatchKind { kPrefix, kPath, kSafeRegex, kPathSeparatedPrefix };
+
+struct RouteMatchSpec {
+  PathMatchKind path_specifier = PathMatchKind::kPrefix;
+  std::string path;  // the prefix, exact path, regex or separated prefix
+  bool case_sensitive = true;
+  std::vector<HeaderMatcherSpec> headers;
+  std::vector<QueryParameterMatcherSpec> query_parameters;
+  bool operator==(const RouteMatchSpec&) const = default;
+};
+
+// RetryPolicySpec
+//
+// Envoy's `config.route.v3.RetryPolicy` subset: `retry_on` conditions
+// ("5xx", "gateway-error", "connect-failure", "reset", "retriable-4xx"),
+// `num_retries` and `per_try_timeout` (zero: the route timeout).
+struct RetryPolicySpec {
+  std::vector<std::string> retry_on;
+  uint32_t num_retries = 1;
+  Duration per_try_timeout{0};
+  bool operator==(const RetryPolicySpec&) const = default;
+};
+
+// HashPolicySpec
+//
+// Envoy's `RouteAction.HashPolicy` for `header` and `query_parameter`: the
+// request hash consistent-hashing load balancers use. Policies are evaluated
+// in order and combined; `terminal` stops at the first that yields a hash.
+struct HashPolicySpec {
+  enum class Kind { kHeader, kQueryParameter };
+  Kind kind = Kind::kQueryParameter;
+  std::string name;
+  bool terminal = false;
+  bool operator==(const HashPolicySpec&) const = default;
+};
+
+// RouteActionSpec
+//
+// What happens to a matched request: the cluster, its timeouts and retries,
+// hash policies, and the per-route config of homing's affinity filter (when
+// set, the request goes to the owner the affinity lookup names instead of a
+// host of `cluster`'s load balancer).
+struct RouteActionSpec {
+  std::string cluster;
+  Duration timeout = std::chrono::seconds(15);  // Envoy's default; 0 = none
+  std::optional<RetryPolicySpec> retry_policy;
+  std::vector<HashPolicySpec> hash_policy;
+  std::shared_ptr<const AffinityPolicy> affinity;
+  bool operator==(const RouteActionSpec&) const;
+};
+
+struct RouteSpec {
+  std::string name;  // optional; defaults to "<vhost>/<index>" when compiled
+  RouteMatchSpec match;
+  RouteActionSpec action;
+  bool operator==(const RouteSpec&) const = default;
+};
+
+struct VirtualHostSpec {
+  std::string name;
+  std::vector<std::string> domains;
+  std::vector<RouteSpec> routes;
+  bool operator==(const VirtualHostSpec&) const = default;
+};
+
+struct RouteConfigSpec {
+  std::string name;
+  std::vector<VirtualHostSpec> virtual_hosts;
+  bool ignore_port_in_host_matching = false;
+  bool operator==(const RouteConfigSpec&) const = default;
+};
+
+class RouteTable;
+
+// Route
+//
+// One compiled route. Lives as long as its table.
+class Route {
+ public:
+  const std::string& name() const { return spec_.name; }
+  const RouteActionSpec& action() const { return spec_.action; }
+  const std::string& virtual_host_name() const { return *virtual_host_name_; }
+  // Index of this route in its table's flat route order (stable per table);
+  // handy as a dense key for per-route state.
+  size_t index() const { return index_; }
+
+ private:
+  friend class RouteTable;
+  Route(RouteSpec spec, const std::string* vhost, size_t index)
+      : spec_(std::move(spec)), virtual_host_name_(vhost), index_(index) {}
+  RouteSpec spec_;
+  const std::string* virtual_host_name_;
+  size_t index_;
+};
+
+// RouteTable
+class RouteTable {
+ public:
+  ~RouteTable();
+  RouteTable(const RouteTable&) = delete;
+  RouteTable& operator=(const RouteTable&) = delete;
+
+  // RouteTable::Compile()
+  //
+  // Validates and compiles `spec`. Errors (InvalidArgument) name the virtual
+  // host and route: a bad regex, a duplicate domain, two `*` hosts, a
+  // `path_separated_prefix` with '?', '#' or a trailing '/', an empty cluster.
+  static absl::StatusOr<std::shared_ptr<const RouteTable>> Compile(
+      const RouteConfigSpec& spec);
+
+  // RouteTable::Match()
+  //
+  // Returns the first matching route of the selected virtual host, or
+  // nullptr when no virtual host or no route matches (a 404).
+  const Route* Match(const RequestView& request) const;
+
+  // RouteTable::routes()
+  //
+  // Every route, in virtual host order then route order.
+  size_t route_count() const;
+  const Route& route(size_t index) const;
+
+ private:
+  struct Impl;
+  explicit RouteTable(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace homing
+
+#endif  // HOMING_ROUTE_H_
