@@ -18,22 +18,34 @@
 //    (1s ×1.6, jitter 0.2, up to 120s) during which `default_target` is used
 //    if set, and `Invalidate()` for the 421 Misdirected Request path.
 //
-// Stats under the scope given to Create(): cache_hit, cache_miss,
-// cache_stale_hit, lookup_attempt, lookup_success, lookup_failure,
-// lookup_timeout, lookup_coalesced, hostport_rejected; gauge cache_entries.
+// Stats under the scope given to Create():
+//  - cache_hit, cache_stale_hit, cache_miss: every Lookup() counts in exactly
+//    one (a key in failure backoff is a miss);
+//  - lookup_attempt: resolver requests sent (a retry is a second attempt);
+//  - lookup_success, lookup_failure: finished lookups (timeouts, bad answers
+//    and rejected hostports are failures too);
+//  - lookup_timeout, hostport_rejected: failures of those kinds;
+//  - lookup_coalesced: Lookup() calls that joined an in-flight lookup;
+//  - lookup_overflow: Lookup() calls refused by max_pending_lookups or
+//    max_waiters_per_key;
+//  - gauge cache_entries: keys cached (answers and backoff state).
 //
 // Example:
 //
 //   std::string key;
 //   if (homing::ExtractAffinityKey(policy, request, &key) != homing::KeyStatus::kOk)
 //     return Reply400();
-//   auto result = lookup->Lookup(key, [](const homing::LookupOutcome& outcome) {
+//   auto proceed = [](const homing::LookupOutcome& outcome) {
 //     if (outcome.ok()) Forward(outcome.target->hostport);
-//   });
-//   if (result.outcome) Forward(result.outcome->target->hostport);  // from cache
+//     else ReplyError(outcome.failure, outcome.error);  // 502 / 503
+//   };
+//   auto result = lookup->Lookup(key, proceed);
+//   if (result.outcome) proceed(*result.outcome);  // cache, backoff, overflow
+//   else pending_handle = std::move(result.handle);  // keep it until called
 //
-// Thread safety: an AffinityLookup belongs to its dispatcher's thread.
-// `AffinityTarget` snapshots are immutable and may be read anywhere.
+// Thread safety: an AffinityLookup belongs to its dispatcher's thread; do not
+// destroy it from inside one of its callbacks. Handles that outlive it become
+// inert. `AffinityTarget` snapshots are immutable and may be read anywhere.
 
 #ifndef HOMING_AFFINITY_LOOKUP_H_
 #define HOMING_AFFINITY_LOOKUP_H_
@@ -63,16 +75,19 @@ enum class KeyStatus { kOk, kMissing, kEmpty, kTooLong };
 // ExtractAffinityKey()
 //
 // Reads the key named by `policy.key` from the request (query parameters are
-// percent-decoded; the first occurrence wins). kMissing and kEmpty are
-// distinct so the caller can say which in its 400.
+// percent-decoded; the first occurrence wins) into `*key`, which is only
+// written on kOk. kMissing and kEmpty are distinct so the caller can say
+// which in its 400; kTooLong means longer than `policy.max_key_length` after
+// decoding.
 KeyStatus ExtractAffinityKey(const AffinityPolicy& policy,
                              const RequestView& request, std::string* key);
 
 // HostportAllowList
 //
 // `allowed_hostports` compiled: exact "host:port" entries and "*.suffix:port"
-// wildcards ('*' = one or more whole leading labels). Host names compare
-// case-insensitively.
+// wildcards ('*' = one or more whole leading labels; the suffix must be a
+// domain name). Host names compare case-insensitively, with or without a
+// trailing root dot; ports must be equal.
 class HostportAllowList {
  public:
   // HostportAllowList::Create()
@@ -112,7 +127,9 @@ using AffinityTargetSharedPtr = std::shared_ptr<const AffinityTarget>;
 // LookupOutcome
 //
 // How a lookup ended. `target` is set on success; otherwise `error` says why
-// (`failure` classifies it for the HTTP status the proxy answers).
+// (`failure` classifies it for the HTTP status the proxy answers). With
+// Source::kDefaultTarget, `target` is the policy's default and `failure` /
+// `error` say why the resolver's answer was unusable.
 struct LookupOutcome {
   enum class Source { kCache, kStale, kResolver, kDefaultTarget };
   enum class Failure {
@@ -149,7 +166,10 @@ class LookupTransport {
   // LookupTransport::Get()
   //
   // GET http://<host address><path_and_query>, calling back once on the
-  // dispatcher thread, never from inside Get(). Bodies over 64 KiB fail.
+  // dispatcher thread, never from inside Get(). Bodies over 64 KiB fail
+  // (kOther). Destroying the returned handle before the callback cancels it;
+  // destroying it from inside the callback is allowed. A connect timeout is
+  // kTimeout, not kConnectFailure (there is no time left for a retry).
   virtual std::unique_ptr<Cancelable> Get(const Host& host,
                                           std::string_view path_and_query,
                                           Duration timeout,
@@ -158,12 +178,18 @@ class LookupTransport {
   // LookupTransport::CreateCurl()
   //
   // libcurl multi on `dispatcher` (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION),
-  // keep-alive connections reused across lookups.
+  // keep-alive connections reused across lookups, HTTP/1.1 only, proxy
+  // environment variables ignored.
   static absl::StatusOr<std::unique_ptr<LookupTransport>> CreateCurl(
       Dispatcher& dispatcher);
 };
 
 // AffinityLookup
+//
+// The cache and its lookups. Per key, Lookup() serves a fresh answer, or a
+// stale one (starting one background refresh), or — while the key is in
+// failure backoff — the default target or the failure; otherwise it joins
+// the key's lookup in flight or starts one.
 class AffinityLookup {
  public:
   using Callback = std::function<void(const LookupOutcome& outcome)>;
@@ -191,13 +217,23 @@ class AffinityLookup {
   // AffinityLookup::Lookup()
   //
   // Returns the owner of `key` from cache, or starts (or joins) a lookup.
+  // The callback runs once on the dispatcher thread, never from inside
+  // Lookup(), and only when `handle` is returned. A cache hit does not
+  // allocate. A failed lookup puts the key in backoff (1s ×1.6, jitter 0.2,
+  // capped at 120s): until it ends, Lookup() answers synchronously with the
+  // default target or the failure instead of asking again.
   virtual Result Lookup(std::string_view key, Callback callback) = 0;
 
   // AffinityLookup::Invalidate()
   //
-  // Forgets `key`'s answer (the target said 421: it is not the owner).
+  // Forgets `key`'s answer and backoff state (the target said 421: it is not
+  // the owner). A lookup already in flight for `key` goes on; its answer is
+  // cached as fresh.
   virtual void Invalidate(std::string_view key) = 0;
 
+  // AffinityLookup::size()
+  //
+  // The number of cached keys (the cache_entries gauge).
   virtual size_t size() const = 0;
   virtual const AffinityPolicy& policy() const = 0;
 };

@@ -36,7 +36,9 @@ inline constexpr char kAffinityFilterName[] = "homing.filters.http.affinity";
 // KeySource
 //
 // Where the affinity key comes from: the first value of a query parameter
-// (percent-decoded) or of a request header.
+// (percent-decoded) or of a request header. The resolver request carries the
+// key as a query parameter of the same name; a header name is lower-cased for
+// it (`x-client-id: 7` → `GET /where?x-client-id=7`).
 struct KeySource {
   enum class Kind { kQueryParameter, kHeader };
   Kind kind = Kind::kQueryParameter;
@@ -50,7 +52,7 @@ struct KeySource {
 // ages: an answer younger than `max_age` is served as is; one between
 // `max_age` and `stale_age` is served while exactly one background refresh
 // runs; an older one is not served. `stale_age` equal to `max_age` disables
-// stale serving.
+// stale serving. The four size bounds must be at least 1.
 struct AffinityPolicy {
   std::string lookup_cluster;                 // required
   std::string lookup_path = "/where";         // must start with '/'
