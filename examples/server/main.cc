@@ -1,0 +1,329 @@
+// homing-server: the seed's backend instance. Owns the keys that placement
+// gives its ordinal, answers /where for any key, /join for its own keys (421
+// for the others) and /health. See affinity_handler.h for the endpoints and
+// Usage() for the flags.
+//
+// Signals: SIGHUP re-reads --members-file (a bad file is logged and the old
+// membership stays); SIGTERM and SIGINT drain open requests and exit.
+
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "affinity_handler.h"
+#include "homing/address.h"
+#include "homing/http_server.h"
+#include "homing/libuv_dispatcher.h"
+#include "homing/log.h"
+#include "homing/placement.h"
+#include "membership.h"
+
+namespace homing::server {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: homing-server --listen IP:PORT\n"
+    "         (--members H:P,H:P,... | --members-file FILE |\n"
+    "          --replicas N --member-template 'server-{i}.svc:8081')\n"
+    "         [--self I] [--placement jump|rendezvous|maglev|modulo]\n"
+    "  Members are ordered; a member's index is its ordinal. --self defaults\n"
+    "  to the trailing -N of $HOSTNAME (a StatefulSet pod name).\n";
+
+struct Config {
+  SocketAddress listen;
+  std::vector<std::string> members;
+  std::string members_file;  // empty unless --members-file
+  size_t self = 0;
+  PlacementStrategy strategy = PlacementStrategy::kJump;
+};
+
+absl::StatusOr<size_t> ParseCount(std::string_view flag, std::string_view text) {
+  size_t value = 0;
+  if (text.empty() || text.size() > 9) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(flag), " takes a number, got \"",
+                     std::string(text), "\""));
+  }
+  for (char c : text) {
+    if (c < '0' || c > '9') {
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(flag), " takes a number, got \"",
+                       std::string(text), "\""));
+    }
+    value = value * 10 + static_cast<size_t>(c - '0');
+  }
+  return value;
+}
+
+// "ip:port" or "[ip6]:port"; port 0 lets the kernel pick one (the log line
+// at startup names it).
+absl::StatusOr<SocketAddress> ParseListenAddress(std::string_view text) {
+  if (text.size() > 2 && text.substr(text.size() - 2) == ":0") {
+    std::string_view ip = text.substr(0, text.size() - 2);
+    if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') {
+      ip = ip.substr(1, ip.size() - 2);
+    }
+    return SocketAddress::FromIp(ip, 0);
+  }
+  return SocketAddress::Parse(text);
+}
+
+absl::StatusOr<Config> ParseArgs(int argc, char** argv) {
+  std::optional<std::string> listen, members, members_file, replicas,
+      member_template, self, placement;
+  const std::pair<const char*, std::optional<std::string>*> flags[] = {
+      {"--listen", &listen},
+      {"--members", &members},
+      {"--members-file", &members_file},
+      {"--replicas", &replicas},
+      {"--member-template", &member_template},
+      {"--self", &self},
+      {"--placement", &placement},
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::optional<std::string> inline_value;
+    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
+      inline_value = std::string(arg.substr(eq + 1));
+      arg = arg.substr(0, eq);
+    }
+    std::optional<std::string>* target = nullptr;
+    for (const auto& [name, slot] : flags) {
+      if (arg == name) target = slot;
+    }
+    if (target == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown argument \"", argv[i], "\""));
+    }
+    if (target->has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(arg), " given twice"));
+    }
+    if (inline_value) {
+      *target = *inline_value;
+    } else if (i + 1 < argc) {
+      *target = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(arg), " needs a value"));
+    }
+  }
+
+  Config config;
+  if (!listen) return absl::InvalidArgumentError("--listen is required");
+  absl::StatusOr<SocketAddress> address = ParseListenAddress(*listen);
+  if (!address.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen: ", address.status().message()));
+  }
+  config.listen = *address;
+
+  const int sources = members.has_value() + members_file.has_value() +
+                      replicas.has_value();
+  if (sources != 1) {
+    return absl::InvalidArgumentError(
+        "give exactly one of --members, --members-file and --replicas");
+  }
+  if (replicas.has_value() != member_template.has_value()) {
+    return absl::InvalidArgumentError(
+        "--replicas and --member-template go together");
+  }
+  absl::StatusOr<std::vector<std::string>> list =
+      absl::InvalidArgumentError("no members");
+  if (members) {
+    list = ParseMemberList(*members);
+    if (!list.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--members: ", list.status().message()));
+    }
+  } else if (members_file) {
+    list = ReadMembersFile(*members_file);
+    if (!list.ok()) return list.status();
+    config.members_file = *members_file;
+  } else {
+    absl::StatusOr<size_t> count = ParseCount("--replicas", *replicas);
+    if (!count.ok()) return count.status();
+    list = ExpandMemberTemplate(*member_template, *count);
+    if (!list.ok()) return list.status();
+  }
+  config.members = *std::move(list);
+
+  if (self) {
+    absl::StatusOr<size_t> ordinal = ParseCount("--self", *self);
+    if (!ordinal.ok()) return ordinal.status();
+    config.self = *ordinal;
+  } else {
+    const char* hostname = std::getenv("HOSTNAME");
+    std::optional<size_t> ordinal =
+        hostname != nullptr ? OrdinalFromHostname(hostname) : std::nullopt;
+    if (!ordinal) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot tell which member this is: HOSTNAME \"",
+          hostname != nullptr ? hostname : "",
+          "\" does not end in -<ordinal>; pass --self"));
+    }
+    config.self = *ordinal;
+  }
+  if (config.self >= config.members.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("self ordinal ", config.self, " is not a member (",
+                     config.members.size(), " members)"));
+  }
+
+  if (placement) {
+    absl::StatusOr<PlacementStrategy> strategy =
+        ParsePlacementStrategy(*placement);
+    if (!strategy.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--placement: ", strategy.status().message()));
+    }
+    config.strategy = *strategy;
+  }
+  return config;
+}
+
+absl::Status SetMembership(Membership* membership, PlacementStrategy strategy,
+                           std::vector<std::string> members, size_t self) {
+  std::string self_assigned =
+      self < members.size() ? AssignedName(members[self]) : std::string();
+  absl::StatusOr<std::unique_ptr<Placement>> placement =
+      Placement::Create(strategy, std::move(members));
+  if (!placement.ok()) return placement.status();
+  membership->placement = *std::move(placement);
+  membership->self = self;
+  membership->self_assigned = std::move(self_assigned);
+  return absl::OkStatus();
+}
+
+// Everything the signal handlers reach.
+struct App {
+  Config config;
+  Membership membership;
+  std::unique_ptr<LibuvDispatcher> dispatcher;
+  std::unique_ptr<HttpServer> server;
+  uv_signal_t hangup;
+  uv_signal_t terminate;
+  uv_signal_t interrupt;
+};
+
+void Reload(App& app) {
+  if (app.config.members_file.empty()) {
+    Log(LogLevel::kWarn, "SIGHUP ignored: no --members-file to re-read");
+    return;
+  }
+  absl::StatusOr<std::vector<std::string>> members =
+      ReadMembersFile(app.config.members_file);
+  absl::Status status = members.ok()
+                            ? SetMembership(&app.membership, app.config.strategy,
+                                            *std::move(members), app.config.self)
+                            : members.status();
+  const size_t count = app.membership.placement->members().size();
+  if (!status.ok()) {
+    Log(LogLevel::kError,
+        absl::StrCat("members file reload failed, keeping ", count,
+                     " members: ", status.message()));
+    return;
+  }
+  Log(LogLevel::kInfo,
+      absl::StrCat("membership reloaded: ", count, " members",
+                   app.membership.self_assigned.empty()
+                       ? ", this instance is no longer one of them"
+                       : ""));
+}
+
+void OnSignal(uv_signal_t* handle, int signum) {
+  App& app = *static_cast<App*>(handle->data);
+  if (signum == SIGHUP) {
+    Reload(app);
+    return;
+  }
+  Log(LogLevel::kInfo, "draining, then exiting");
+  uv_signal_stop(&app.terminate);
+  uv_signal_stop(&app.interrupt);
+  app.server->Drain([&app] { app.dispatcher->Stop(); });
+}
+
+int Main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
+  App app;
+  absl::StatusOr<Config> config = ParseArgs(argc, argv);
+  if (!config.ok()) {
+    std::fprintf(stderr, "homing-server: %s\n%s",
+                 std::string(config.status().message()).c_str(), kUsage);
+    return 2;
+  }
+  app.config = *std::move(config);
+  if (absl::Status status = SetMembership(&app.membership, app.config.strategy,
+                                          app.config.members, app.config.self);
+      !status.ok()) {
+    std::fprintf(stderr, "homing-server: %s\n",
+                 std::string(status.message()).c_str());
+    return 2;
+  }
+
+  std::signal(SIGPIPE, SIG_IGN);
+  auto dispatcher = LibuvDispatcher::Create();
+  if (!dispatcher.ok()) {
+    std::fprintf(stderr, "homing-server: %s\n",
+                 std::string(dispatcher.status().message()).c_str());
+    return 1;
+  }
+  app.dispatcher = *std::move(dispatcher);
+  uv_loop_t* loop = app.dispatcher->loop();
+
+  HttpServerOptions options;
+  options.listen_address = app.config.listen;
+  auto server = HttpServer::Create(loop, options, [&app] {
+    return std::make_unique<AffinityHandler>(app.membership, stdout);
+  });
+  if (!server.ok()) {
+    std::fprintf(stderr, "homing-server: %s\n",
+                 std::string(server.status().message()).c_str());
+    return 1;
+  }
+  app.server = *std::move(server);
+
+  for (auto [handle, signum] : {std::pair{&app.hangup, SIGHUP},
+                                std::pair{&app.terminate, SIGTERM},
+                                std::pair{&app.interrupt, SIGINT}}) {
+    uv_signal_init(loop, handle);
+    handle->data = &app;
+    uv_signal_start(handle, &OnSignal, signum);
+    uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+  }
+
+  Log(LogLevel::kInfo,
+      absl::StrCat("homing-server listening on ",
+                   app.server->local_address().ToString(), " as member ",
+                   app.config.self, " of ", app.config.members.size(), " (",
+                   app.membership.self_assigned, ", placement ",
+                   std::string(PlacementStrategyName(app.config.strategy)),
+                   ")"));
+  app.dispatcher->Run();
+
+  app.server.reset();
+  for (uv_signal_t* handle : {&app.hangup, &app.terminate, &app.interrupt}) {
+    uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
+  }
+  app.dispatcher.reset();  // runs the loop once more: handles finish closing
+  return 0;
+}
+
+}  // namespace
+}  // namespace homing::server
+
+int main(int argc, char** argv) { return homing::server::Main(argc, argv); }

@@ -1,0 +1,191 @@
+// File: lib/http/tcp_connection.h
+//
+// One TCP socket on a libuv loop, as the HTTP codecs need it:
+//  - reads into one buffer owned by the connection (no allocation per read);
+//    the owner may keep unparsed bytes in it as long as it stops reading;
+//  - writes are appended to a pending buffer and flushed once per loop
+//    iteration (IoContext deferred work): `uv_try_write` first, `uv_write`
+//    for what the kernel did not take. Two buffers swap roles, so the steady
+//    state allocates nothing;
+//  - high/low watermarks on the bytes queued for writing;
+//  - one timer for the owner's timeouts;
+//  - `CloseAfterFlush()`: detach from the owner, write what is queued, shut
+//    down the sending side, read and discard until EOF or a linger timeout,
+//    then close; the client gets the last response instead of a reset.
+//
+// Lifetime: the connection deletes itself once its handles are closed. After
+// `Close()` or `CloseAfterFlush()` the owner must forget it; no callback
+// reaches the owner afterwards.
+//
+// Thread safety: loop thread only.
+
+#ifndef HOMING_LIB_HTTP_TCP_CONNECTION_H_
+#define HOMING_LIB_HTTP_TCP_CONNECTION_H_
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "homing/address.h"
+#include "homing/stats.h"
+#include "http/io_context.h"
+
+namespace homing::internal {
+
+class TcpConnection final : public Deferred {
+ public:
+  class Callbacks {
+   public:
+    // Connect() finished successfully (failures go to OnError()).
+    virtual void OnConnected() {}
+    // Bytes read; `data` points into the connection's read buffer.
+    virtual void OnRead(char* data, size_t length) = 0;
+    // The peer shut down its sending side. Reading has stopped.
+    virtual void OnReadEof() = 0;
+    // Connect, read or write failed (a libuv error code). Close() follows.
+    virtual void OnError(int uv_error) = 0;
+    virtual void OnTimer() = 0;
+    virtual void OnWriteBufferHigh() {}
+    virtual void OnWriteBufferLow() {}
+
+   protected:
+    ~Callbacks() = default;
+  };
+
+  struct Options {
+    size_t read_buffer_bytes = 16 * 1024;
+    size_t high_watermark = 1024 * 1024;
+    size_t low_watermark = 256 * 1024;
+    Counter* rx_bytes = nullptr;
+    Counter* tx_bytes = nullptr;
+  };
+
+  // TcpConnection::Accept()
+  //
+  // Accepts the pending connection on `listener`. nullptr on failure, with
+  // the libuv error in `*error`.
+  static TcpConnection* Accept(IoContext& context, uv_stream_t* listener,
+                               const Options& options, int* error);
+
+  // TcpConnection::Connect()
+  //
+  // Starts connecting to `address`; the outcome arrives as OnConnected() or
+  // OnError(). nullptr when the attempt fails at once (`*error` set).
+  static TcpConnection* Connect(IoContext& context,
+                                const SocketAddress& address,
+                                const Options& options, Callbacks* callbacks,
+                                int* error);
+
+  TcpConnection(const TcpConnection&) = delete;
+  TcpConnection& operator=(const TcpConnection&) = delete;
+
+  void SetCallbacks(Callbacks* callbacks) { callbacks_ = callbacks; }
+
+  void ReadStart();
+  void ReadStop();
+
+  // TcpConnection::write_buffer() / CommitWrite()
+  //
+  // Append bytes to `write_buffer()`, then call `CommitWrite()` to schedule
+  // the flush and check the high watermark.
+  std::string& write_buffer() { return pending_; }
+  void CommitWrite();
+  void Write(std::string_view data) {
+    pending_.append(data);
+    CommitWrite();
+  }
+
+  size_t queued_bytes() const {
+    return pending_.size() + (inflight_.size() - inflight_offset_);
+  }
+  bool above_high_watermark() const { return above_high_watermark_; }
+
+  void ArmTimer(uint64_t milliseconds);
+  void DisarmTimer();
+
+  // TcpConnection::ShutdownWrite()
+  //
+  // Half-closes: once the queued bytes are written, shuts down the sending
+  // side. Reading goes on.
+  void ShutdownWrite();
+
+  // TcpConnection::Close()
+  //
+  // Closes at once; queued bytes are dropped.
+  void Close();
+
+  // TcpConnection::CloseAfterFlush()
+  //
+  // Detaches from the owner and closes gracefully: the queued bytes get up to
+  // `flush_timeout_ms` without progress to be written, then the connection
+  // reads and discards for up to `linger_ms` (or until EOF).
+  void CloseAfterFlush(uint64_t flush_timeout_ms, uint64_t linger_ms);
+
+  const SocketAddress& peer_address() const { return peer_; }
+  const SocketAddress& local_address() const { return local_; }
+  uv_loop_t* loop() const { return context_->loop(); }
+
+  // Deferred: the flush.
+  void RunDeferred() override { Flush(); }
+
+ private:
+  friend class IoContext;
+
+  TcpConnection(IoContext& context, const Options& options);
+  ~TcpConnection();
+  bool Init(int* error);
+  void FetchAddresses();
+  void Flush();
+  void AfterWrite();
+  void StartShutdown();
+  void Fail(int uv_error);
+
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnWriteCb(uv_write_t* request, int status);
+  static void OnConnectCb(uv_connect_t* request, int status);
+  static void OnShutdownCb(uv_shutdown_t* request, int status);
+  static void OnTimerCb(uv_timer_t* timer);
+  static void OnCloseCb(uv_handle_t* handle);
+
+  IoContext* context_;
+  Callbacks* callbacks_ = nullptr;
+  const Options options_;
+
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  uv_write_t write_request_;
+  uv_connect_t connect_request_;
+  uv_shutdown_t shutdown_request_;
+  int open_handles_ = 0;
+
+  std::unique_ptr<char[]> read_buffer_;
+  std::string pending_;
+  std::string inflight_;
+  size_t inflight_offset_ = 0;
+
+  bool reading_ = false;
+  bool write_in_flight_ = false;
+  bool above_high_watermark_ = false;
+  bool shutdown_wanted_ = false;
+  bool shutdown_started_ = false;
+  bool closed_ = false;
+  bool lingering_ = false;  // CloseAfterFlush() called
+  uint64_t flush_timeout_ms_ = 0;
+  uint64_t linger_ms_ = 0;
+
+  SocketAddress peer_;
+  SocketAddress local_;
+
+  // IoContext registry links.
+  TcpConnection* registry_prev_ = nullptr;
+  TcpConnection* registry_next_ = nullptr;
+};
+
+}  // namespace homing::internal
+
+#endif  // HOMING_LIB_HTTP_TCP_CONNECTION_H_
