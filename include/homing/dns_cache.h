@@ -10,17 +10,31 @@
 // Each host refreshes at max(dns_min_refresh_rate, TTL) after a good answer
 // (dns_refresh_rate when the answer carries no TTL), and with jittered
 // exponential backoff between dns_failure_refresh_rate's base and max after a
-// failure. A failed refresh keeps the last good address. A host nobody loaded
-// for host_ttl is evicted at its next refresh.
+// failure (a fixed dns_refresh_rate when that is unset). A failed refresh
+// keeps the last good address. A host whose first resolution failed is
+// `kInCache` with no address (and `last_status` saying why) until its next
+// refresh, so callers fail fast instead of queueing (Envoy PR #21810).
+//
+// host_ttl: a host nobody loaded for host_ttl is evicted, but, as in Envoy,
+// only when its refresh timer fires. To keep the clock off the hit path a
+// load is noted as "used", and the next refresh records that time as the
+// last use; so a host goes at the first refresh more than host_ttl after the
+// refresh that followed its last load: never sooner than host_ttl after that
+// load, at most about two refresh intervals later.
 //
 // Stats (Envoy's names) under "dns_cache.<name>.": dns_query_attempt,
-// dns_query_success, dns_query_failure, dns_query_timeout, host_added,
-// host_removed, host_address_changed, host_overflow, dns_rq_pending_overflow,
-// cache_load; gauge num_hosts.
+// dns_query_success, dns_query_failure, dns_query_timeout (also counted in
+// dns_query_failure), host_added, host_removed, host_address_changed (also
+// when a host gets its first address, as in Envoy), host_overflow,
+// dns_rq_pending_overflow, cache_load (one per Load); gauge num_hosts.
+//
+// Hot path: `Load()` of a resolved host neither allocates nor locks; pass a
+// callback small enough for std::function's inline storage (a lambda
+// capturing one or two pointers) to keep it that way.
 //
 // Example:
 //
-//   auto cache = homing::DnsCache::Create(dispatcher, config, stats);
+//   auto cache = homing::DnsCache::Create(dispatcher, config, store.Scope(""));
 //   auto result = (*cache)->Load("server-1.server-headless:8081", 8081,
 //       [](const homing::DnsHostInfoSharedPtr& info) { Dial(info); });
 //   if (result.status == homing::DnsCache::LoadStatus::kInCache) Dial(result.host_info);
@@ -78,7 +92,9 @@ class DnsResolver {
   // DnsResolver::Resolve()
   //
   // Starts a query and calls `callback` once on the dispatcher's thread,
-  // never from inside Resolve().
+  // never from inside Resolve(). Destroying the returned handle before then
+  // cancels the callback; destroying it from inside the callback is allowed.
+  // A failed answer's status carries the resolver's error text.
   virtual std::unique_ptr<Cancelable> Resolve(std::string_view name,
                                               DnsLookupFamily family,
                                               Callback callback) = 0;
@@ -87,7 +103,9 @@ class DnsResolver {
   //
   // A c-ares channel driven by `dispatcher` (sock-state callback,
   // ares_process_fd, ares_timeout). Servers come from `config.resolvers`
-  // ("ip:port"), else resolv.conf. `query_timeout` bounds each resolution.
+  // ("ip:port"), else resolv.conf. `query_timeout` bounds each resolution
+  // exactly (DeadlineExceeded); zero leaves timeouts to c-ares (4 tries of
+  // 5s). Fails with InvalidArgument for a resolver that is not an IP address.
   static absl::StatusOr<std::unique_ptr<DnsResolver>> CreateAres(
       Dispatcher& dispatcher, const DnsResolverConfig& config,
       Duration query_timeout);
@@ -112,6 +130,15 @@ struct DnsHostInfo {
 };
 using DnsHostInfoSharedPtr = std::shared_ptr<const DnsHostInfo>;
 
+// ValidateDnsCacheConfig()
+//
+// Checks Envoy's constraints (InvalidArgument naming the field): a name,
+// dns_refresh_rate >= 1ms, dns_min_refresh_rate >= 1s, host_ttl > 0,
+// max_hosts > 0, dns_query_timeout >= 0, dns_failure_refresh_rate base > 1ms
+// and max >= base, preresolve_hostnames as "host:port" and no more of them
+// than max_hosts, resolvers as IP addresses.
+absl::Status ValidateDnsCacheConfig(const DnsCacheConfig& config);
+
 // DnsCache
 class DnsCache {
  public:
@@ -134,9 +161,11 @@ class DnsCache {
 
   // DnsCache::Create()
   //
-  // Validates `config` (InvalidArgument naming the field), creates a c-ares
+  // Validates `config` (see ValidateDnsCacheConfig()), creates a c-ares
   // resolver unless `resolver` is given, and starts resolving
-  // `preresolve_hostnames`.
+  // `preresolve_hostnames`. Stats are registered under
+  // "dns_cache.<name>." inside `stats` (pass the store's root scope to get
+  // Envoy's names). `dispatcher` must outlive the cache.
   static absl::StatusOr<std::unique_ptr<DnsCache>> Create(
       Dispatcher& dispatcher, const DnsCacheConfig& config, StatsScope stats,
       std::unique_ptr<DnsResolver> resolver = nullptr);
@@ -144,13 +173,25 @@ class DnsCache {
   // DnsCache::Load()
   //
   // `host` may carry a port ("name:8081", "[::1]:80"); otherwise
-  // `default_port` applies. Marks the entry used (for host_ttl).
+  // `default_port` applies. Marks the entry used (for host_ttl). Results:
+  //  - kInCache: the entry has had its first answer (`host_info` may have no
+  //    address: a cached failure). An IP literal is always kInCache and never
+  //    queries DNS. A host that is not a valid "host[:port]" is kInCache with
+  //    no address and an InvalidArgument `last_status`; it is not stored.
+  //  - kLoading: `callback` runs once with the first answer, later, never
+  //    from inside Load(); destroying `handle` first cancels it.
+  //  - kOverflow: the host is new and the cache holds max_hosts entries
+  //    (host_overflow), or max_pending_requests loads are already waiting
+  //    (dns_rq_pending_overflow). Unlike Envoy, a cache hit never counts
+  //    against max_pending_requests.
   virtual LoadResult Load(std::string_view host, uint16_t default_port,
                           LoadCallback callback) = 0;
 
   // DnsCache::Find()
   //
-  // The entry for "host:port" if present, without loading or touching it.
+  // The entry for "host:port" (as Load() keys it) if present, without
+  // loading or touching it. Before its first answer an entry has no address
+  // and an Unavailable `last_status`.
   virtual DnsHostInfoSharedPtr Find(std::string_view host_port) const = 0;
 
   // DnsCache::Hosts()
@@ -158,6 +199,11 @@ class DnsCache {
   // Every entry, for the admin listener.
   virtual std::vector<DnsHostInfoSharedPtr> Hosts() const = 0;
 
+  // DnsCache::SetAddressChangeCallback()
+  //
+  // Called whenever a host's address set changes, including when it gets its
+  // first address; never for a failed refresh (the old addresses stay) nor
+  // when the server merely reorders the same addresses.
   virtual void SetAddressChangeCallback(AddressChangeCallback callback) = 0;
   virtual const DnsCacheConfig& config() const = 0;
 };

@@ -5,14 +5,19 @@
 // when `respect_dns_ttl`, never below one second), every returned address
 // becomes a host (duplicates merged), and hosts that vanish are removed. A
 // failed resolution keeps the previous addresses of that name. Envoy's
-// semantics (reference/envoy-dfp-and-routing.md §5.2).
+// semantics (reference/envoy-dfp-and-routing.md §5.2). An endpoint that is an
+// IP literal is a fixed member and never queries DNS. Cluster::SetHosts()
+// takes one hostname for the whole set, which is how the cluster finds the
+// endpoint's weight; so weights apply only when all endpoints share a name.
 //
 // Stats under the cluster's scope ("cluster.<name>."): update_attempt,
-// update_success, update_failure, update_no_rebuild; gauge membership_total.
+// update_success, update_failure, update_no_rebuild (a good answer that
+// changed nothing). The cluster itself keeps membership_total.
 //
 // Example:
 //
-//   auto updater = homing::StrictDnsUpdater::Create(dispatcher, *cluster, stats);
+//   auto updater = homing::StrictDnsUpdater::Create(dispatcher, *cluster,
+//                                                   store.Scope(""));
 //   (*updater)->Start([] { std::puts("resolver cluster has its first hosts"); });
 //
 // Thread safety: belongs to its dispatcher's thread, like the cluster.
@@ -37,9 +42,12 @@ class StrictDnsUpdater {
 
   // StrictDnsUpdater::Create()
   //
-  // `cluster` must be a STRICT_DNS cluster and outlive the updater. A c-ares
-  // resolver is created from the cluster's `dns_resolver` unless `resolver`
-  // is given.
+  // `cluster` must be a STRICT_DNS cluster and outlive the updater, as must
+  // `dispatcher`. A c-ares resolver is created from the cluster's
+  // `dns_resolver` (5s query timeout) unless `resolver` is given. Stats are
+  // registered under "cluster.<name>." inside `stats` (pass the store's root
+  // scope). InvalidArgument for another cluster type or a resolver that is
+  // not an IP address (Cluster::Create() has validated the rest).
   static absl::StatusOr<std::unique_ptr<StrictDnsUpdater>> Create(
       Dispatcher& dispatcher, Cluster& cluster, StatsScope stats,
       std::unique_ptr<DnsResolver> resolver = nullptr);
@@ -47,7 +55,9 @@ class StrictDnsUpdater {
   // StrictDnsUpdater::Start()
   //
   // Starts resolving. `on_initialized` runs once, after every endpoint name
-  // has had its first answer (success or failure).
+  // has had its first answer (success or failure), never from inside
+  // Start(). The set passed to Cluster::SetHosts() carries the endpoints'
+  // name as hostname when they all share one, else an empty hostname.
   virtual void Start(std::function<void()> on_initialized = nullptr) = 0;
 
   // StrictDnsUpdater::initialized()
