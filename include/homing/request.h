@@ -28,10 +28,10 @@ struct RequestHeader {
 };
 
 struct RequestView {
-  std::string_view method;
-  std::string_view authority;  // Host / :authority, possibly with a port
-  std::string_view path;       // :path, including any query string
-  std::span<const RequestHeader> headers;
+  std::string_view method{};
+  std::string_view authority{};  // Host / :authority, possibly with a port
+  std::string_view path{};       // :path, including any query string
+  std::span<const RequestHeader> headers{};
 
   // RequestView::PathWithoutQuery()
   //

@@ -42,7 +42,7 @@ class ResolverProcess {
     std::string address = "127.0.0.1";
     uint16_t port = 0;  // 0: the server picks one
     // More command-line flags: "--param", "x-client-id", "--template", ...
-    std::vector<std::string> extra_args;
+    std::vector<std::string> extra_args{};
   };
 
   // What GET /_stats reports.
