@@ -31,6 +31,15 @@ namespace homing {
 bool FindQueryParameter(std::string_view query, std::string_view name,
                         std::string_view* raw_value);
 
+// PercentDecodeEach()
+//
+// Calls `emit(char)` with each decoded character of `raw` in order, stopping
+// early when it returns `false`; returns `false` when stopped. This is the one
+// statement of the decoding rules: the functions below are built on it, and
+// it lets a caller decode into a buffer of its own without allocating.
+template <typename Emit>
+bool PercentDecodeEach(std::string_view raw, Emit&& emit);
+
 // PercentDecode()
 //
 // Decodes `%XX` escapes and '+' (as a space). Malformed escapes stay as is.
@@ -46,6 +55,34 @@ bool PercentDecodedEquals(std::string_view raw, std::string_view decoded);
 // Encodes every byte outside RFC 3986's unreserved set (ALPHA DIGIT - . _ ~)
 // as %XX, for putting an arbitrary key into a query string.
 std::string PercentEncode(std::string_view value);
+
+namespace query_string_internal {
+constexpr int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace query_string_internal
+
+template <typename Emit>
+bool PercentDecodeEach(std::string_view raw, Emit&& emit) {
+  for (size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    if (c == '+') {
+      c = ' ';
+    } else if (c == '%' && i + 2 < raw.size()) {
+      int high = query_string_internal::HexValue(raw[i + 1]);
+      int low = query_string_internal::HexValue(raw[i + 2]);
+      if (high >= 0 && low >= 0) {
+        c = static_cast<char>(high * 16 + low);
+        i += 2;
+      }
+    }
+    if (!emit(c)) return false;
+  }
+  return true;
+}
 
 }  // namespace homing
 

@@ -1,42 +1,11 @@
 #include "homing/query_string.h"
 
 namespace homing {
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Walks `raw` decoding one character at a time; calls `emit(char)` until it
-// returns false. Returns false when stopped early.
-template <typename Emit>
-bool ForEachDecoded(std::string_view raw, Emit emit) {
-  for (size_t i = 0; i < raw.size(); ++i) {
-    char c = raw[i];
-    if (c == '+') {
-      c = ' ';
-    } else if (c == '%' && i + 2 < raw.size()) {
-      int high = HexValue(raw[i + 1]);
-      int low = HexValue(raw[i + 2]);
-      if (high >= 0 && low >= 0) {
-        c = static_cast<char>(high * 16 + low);
-        i += 2;
-      }
-    }
-    if (!emit(c)) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 std::string PercentDecode(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
-  ForEachDecoded(raw, [&out](char c) {
+  PercentDecodeEach(raw, [&out](char c) {
     out.push_back(c);
     return true;
   });
@@ -45,7 +14,7 @@ std::string PercentDecode(std::string_view raw) {
 
 bool PercentDecodedEquals(std::string_view raw, std::string_view decoded) {
   size_t position = 0;
-  bool all_matched = ForEachDecoded(raw, [&](char c) {
+  bool all_matched = PercentDecodeEach(raw, [&](char c) {
     if (position >= decoded.size() || decoded[position] != c) return false;
     ++position;
     return true;

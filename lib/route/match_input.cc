@@ -9,33 +9,6 @@
 namespace homing::route_internal {
 namespace {
 
-int HexDigitValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// The decoding rules of homing::PercentDecode() ('+' is a space, a malformed
-// escape stays literal), writing into `out` instead of a new string; the
-// tests hold the two to the same results.
-void AppendPercentDecoded(std::string_view raw, AssembledValue& out) {
-  for (size_t i = 0; i < raw.size(); ++i) {
-    char c = raw[i];
-    if (c == '+') {
-      c = ' ';
-    } else if (c == '%' && i + 2 < raw.size()) {
-      int high = HexDigitValue(raw[i + 1]);
-      int low = HexDigitValue(raw[i + 2]);
-      if (high >= 0 && low >= 0) {
-        c = static_cast<char>(high * 16 + low);
-        i += 2;
-      }
-    }
-    out.Append(c);
-  }
-}
-
 std::optional<std::string_view> PseudoHeader(const RequestView& request,
                                              std::string_view name) {
   std::string_view value;
@@ -92,7 +65,10 @@ std::optional<std::string_view> FindQueryValue(std::string_view query,
   std::string_view raw;
   if (!FindQueryParameter(query, name, &raw)) return std::nullopt;
   if (raw.find_first_of("%+") == std::string_view::npos) return raw;
-  AppendPercentDecoded(raw, scratch);
+  PercentDecodeEach(raw, [&scratch](char c) {
+    scratch.Append(c);
+    return true;
+  });
   return scratch.view();
 }
 
