@@ -180,6 +180,11 @@ class AffinityLookupImpl final : public AffinityLookup {
         query_prefix_(ResolverQueryPrefix(policy)),
         cache_(policy.max_entries) {}
 
+  // Gives back this instance's share of the gauge (see UpdateGauge()).
+  ~AffinityLookupImpl() override {
+    stats_.cache_entries.Sub(static_cast<int64_t>(reported_entries_));
+  }
+
   Result Lookup(std::string_view key, Callback callback) override;
   void Invalidate(std::string_view key) override;
   size_t size() const override { return cache_.size(); }
@@ -208,8 +213,12 @@ class AffinityLookupImpl final : public AffinityLookup {
   void Fail(PendingLookup* pending, Failure failure, absl::Status error);
   // Removes `pending` from the in-flight set and calls its waiters.
   void Finish(PendingLookup* pending, const LookupOutcome& outcome);
+  // Several instances (one per proxy worker) may share a store: each adds
+  // its own changes, so the gauge is their total.
   void UpdateGauge() {
-    stats_.cache_entries.Set(static_cast<int64_t>(cache_.size()));
+    stats_.cache_entries.Add(static_cast<int64_t>(cache_.size()) -
+                             static_cast<int64_t>(reported_entries_));
+    reported_entries_ = cache_.size();
   }
 
   Dispatcher& dispatcher_;
@@ -221,6 +230,7 @@ class AffinityLookupImpl final : public AffinityLookup {
   std::unique_ptr<LookupTransport> transport_;
   const std::string query_prefix_;  // "<lookup_path>?<param>="
   LookupCache cache_;
+  size_t reported_entries_ = 0;  // this instance's part of cache_entries
   FailureBackoff backoff_;
   ResolverAnswerParser parser_;
   // Declared after transport_: destroyed first, cancelling their requests.

@@ -255,6 +255,27 @@ TEST_CASE("A miss asks the resolver, then the answer is served from cache") {
   CHECK(f.lookup->size() == 1);
 }
 
+TEST_CASE("Lookups sharing a store (one per proxy worker) add up in cache_entries") {
+  Fixture f;
+  f.Prime("a", Owner(0));
+  f.Prime("b", Owner(1));
+  auto transport = std::make_unique<ScriptedTransport>();
+  ScriptedTransport* second_transport = transport.get();
+  auto second = AffinityLookup::Create(f.dispatcher, f.policy, *f.cluster,
+                                       f.store.Scope("affinity.resolver."),
+                                       std::move(transport));
+  REQUIRE(second.ok());
+  Recorder recorder;
+  auto handle = (*second)->Lookup("c", recorder.Callback()).handle;
+  second_transport->Reply(0, Hostport(Owner(2)));
+  REQUIRE(recorder.outcomes.size() == 1);
+  CHECK(f.Entries() == 3);
+  second->reset();
+  CHECK(f.Entries() == 2);
+  f.lookup->Invalidate("a");
+  CHECK(f.Entries() == 1);
+}
+
 TEST_CASE("Keys owned by the same instance share one target") {
   Fixture f;
   f.Prime("a", Owner(2));
