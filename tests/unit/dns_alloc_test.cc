@@ -1,54 +1,21 @@
-// Proves that a DNS cache hit allocates nothing: this file replaces the
-// program's global operator new/delete with versions that count allocations
-// while a test holds the counter open.
+// Proves that a DNS cache hit allocates nothing, counting allocations with
+// tests/support/allocation_counter.
 
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <string>
 
+#include "allocation_counter.h"
 #include "dns_test_resolver.h"
 #include "homing/dns_cache.h"
 #include "homing/manual_dispatcher.h"
 #include "homing/stats.h"
 
-namespace {
-
-std::atomic<bool> counting{false};
-std::atomic<size_t> allocations{0};
-
-void* CountedAllocate(size_t size) {
-  if (counting.load(std::memory_order_relaxed)) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-  }
-  void* memory = std::malloc(size == 0 ? 1 : size);
-  if (memory == nullptr) throw std::bad_alloc();
-  return memory;
-}
-
-}  // namespace
-
-void* operator new(size_t size) { return CountedAllocate(size); }
-void* operator new[](size_t size) { return CountedAllocate(size); }
-void operator delete(void* memory) noexcept { std::free(memory); }
-void operator delete[](void* memory) noexcept { std::free(memory); }
-void operator delete(void* memory, size_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, size_t) noexcept { std::free(memory); }
-
 namespace homing {
 namespace {
 
-template <typename Body>
-size_t AllocationsDuring(Body body) {
-  allocations = 0;
-  counting = true;
-  body();
-  counting = false;
-  return allocations;
-}
+using testing::AllocationsDuring;
 
 TEST_CASE("a cache hit allocates nothing, with or without the port in the host") {
   ManualDispatcher dispatcher;

@@ -1,68 +1,22 @@
-// Proves that an AffinityLookup cache hit allocates nothing: this file
-// replaces the program's global operator new/delete with versions that count
-// allocations while a test holds the counter open.
+// Proves that an AffinityLookup cache hit allocates nothing, counting
+// allocations with tests/support/allocation_counter.
 
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
+#include "allocation_counter.h"
 #include "homing/affinity_lookup.h"
 #include "homing/manual_dispatcher.h"
 #include "homing/stats.h"
 #include "homing/upstream.h"
 
-namespace {
-
-std::atomic<bool> counting{false};
-std::atomic<size_t> allocations{0};
-
-void* CountedAllocateOrNull(size_t size) noexcept {
-  if (counting.load(std::memory_order_relaxed)) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-  }
-  return std::malloc(size == 0 ? 1 : size);
-}
-
-void* CountedAllocate(size_t size) {
-  void* memory = CountedAllocateOrNull(size);
-  if (memory == nullptr) throw std::bad_alloc();
-  return memory;
-}
-
-}  // namespace
-
-// Every form that pairs with the plain deletes below is replaced (simdjson
-// uses the nothrow ones; a sanitizer runtime would otherwise supply them).
-// The aligned forms keep their own pairing.
-void* operator new(size_t size) { return CountedAllocate(size); }
-void* operator new[](size_t size) { return CountedAllocate(size); }
-void* operator new(size_t size, const std::nothrow_t&) noexcept {
-  return CountedAllocateOrNull(size);
-}
-void* operator new[](size_t size, const std::nothrow_t&) noexcept {
-  return CountedAllocateOrNull(size);
-}
-void operator delete(void* memory) noexcept { std::free(memory); }
-void operator delete[](void* memory) noexcept { std::free(memory); }
-void operator delete(void* memory, size_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, size_t) noexcept { std::free(memory); }
-
 namespace homing {
 namespace {
 
-template <typename Body>
-size_t AllocationsDuring(Body body) {
-  allocations = 0;
-  counting = true;
-  body();
-  counting = false;
-  return allocations;
-}
+using testing::AllocationsDuring;
 
 // Answers each request as soon as the test asks.
 class AnsweringTransport final : public LookupTransport {

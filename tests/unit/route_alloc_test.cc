@@ -1,56 +1,21 @@
-// Proves that RouteTable::Match() allocates nothing: this file replaces the
-// program's global operator new/delete with versions that count allocations
-// while a test holds the counter open.
+// Proves that RouteTable::Match() allocates nothing, counting allocations
+// with tests/support/allocation_counter.
 
 #include <doctest/doctest.h>
 
 #include <array>
-#include <atomic>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "allocation_counter.h"
 #include "homing/route.h"
-
-namespace {
-
-std::atomic<bool> counting{false};
-std::atomic<size_t> allocations{0};
-
-void* CountedAllocate(size_t size) {
-  if (counting.load(std::memory_order_relaxed)) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-  }
-  void* memory = std::malloc(size == 0 ? 1 : size);
-  if (memory == nullptr) throw std::bad_alloc();
-  return memory;
-}
-
-}  // namespace
-
-// The nothrow forms call these; the aligned forms keep their own pairing.
-void* operator new(size_t size) { return CountedAllocate(size); }
-void* operator new[](size_t size) { return CountedAllocate(size); }
-void operator delete(void* memory) noexcept { std::free(memory); }
-void operator delete[](void* memory) noexcept { std::free(memory); }
-void operator delete(void* memory, size_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, size_t) noexcept { std::free(memory); }
 
 namespace homing {
 namespace {
 
-// Counts the allocations `body` makes.
-template <typename Body>
-size_t AllocationsDuring(Body body) {
-  allocations = 0;
-  counting = true;
-  body();
-  counting = false;
-  return allocations;
-}
+using testing::AllocationsDuring;
 
 RouteSpec MakeRoute(std::string name, PathMatchKind kind, std::string path) {
   RouteSpec route;
