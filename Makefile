@@ -4,13 +4,15 @@
 #   make test    deps + build + the default suites (unit, integration, capi, python)
 #   make asan    the same suites under ASan+UBSan, in build-asan/
 #   make bench   micro and end-to-end benchmarks (suite bench)
+#   make demo    deps + the two example programs + the local cluster demo
+#                (examples/local-cluster; DEMO_ARGS=--keep keeps it up)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTIONS ?= -Dwerror=true
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
                 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: deps build test asan bench clean
+.PHONY: deps build test asan bench demo clean
 
 deps:
 	@.ci/deps
@@ -37,6 +39,11 @@ bench:
 	@.ci/deps bench
 	@$(MAKE) --no-print-directory build
 	meson test -C $(BUILD) --setup bench --suite bench --verbose
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/build.ninja
+	ninja -C $(BUILD) examples/proxy/homing-proxy examples/server/homing-server
+	python3 examples/local-cluster/local_cluster.py --build-dir $(BUILD) $(DEMO_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -144,6 +144,13 @@ absl::StatusOr<Bootstrap> LoadConfigFile(const std::string& path);
 // `invalid duration "<text>": <reason>` otherwise.
 absl::StatusOr<Duration> ParseDuration(std::string_view text);
 
+// DumpConfigJson()
+//
+// `config` as JSON in Envoy's v3 bootstrap shapes, every default spelled
+// out (durations as "0.25s"): what the admin listener's /config_dump shows.
+// Feeding it back to ParseConfig() gives an equal Bootstrap.
+std::string DumpConfigJson(const Bootstrap& config);
+
 }  // namespace homing
 
 #endif  // HOMING_CONFIG_H_

@@ -1,0 +1,110 @@
+// File: lib/proxy/engine.h
+//
+// Engine: what one worker needs to route and forward requests under one
+// configuration: the ClusterManager, a Router per listener and, per cluster,
+// its connection pools, its max_requests count and (dynamic forward proxy
+// clusters) one logical Host per owner hostport, which carries the owner's
+// passive-health counters and rq_active and shows in /clusters.
+//
+// A reload builds a new Engine; requests hold a shared_ptr to the engine
+// they started on, so the old one lives until its last request ends. Never
+// release the last reference from inside one of the engine's own callbacks
+// (a pool's or the router's): hand it to the worker to drop (see
+// ProxyWorker's retired engines).
+//
+// Thread safety: belongs to its dispatcher's thread.
+
+#ifndef HOMING_LIB_PROXY_ENGINE_H_
+#define HOMING_LIB_PROXY_ENGINE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "homing/admin.h"
+#include "homing/config.h"
+#include "homing/http_upstream.h"
+#include "homing/libuv_dispatcher.h"
+#include "homing/router.h"
+#include "homing/stats.h"
+
+namespace homing::proxy_internal {
+
+// ClusterUpstream
+//
+// One cluster's data-path state.
+struct ClusterUpstream {
+  Cluster* cluster = nullptr;
+  std::unique_ptr<UpstreamPools> pools;
+  uint32_t active_requests = 0;  // against spec().max_requests
+  Counter* rq_overflow = nullptr;
+  // Dynamic forward proxy clusters: the DNS cache and the logical hosts by
+  // owner hostport (the affinity answer's text).
+  DnsCache* dns_cache = nullptr;
+  absl::flat_hash_map<std::string, HostSharedPtr> owners;
+};
+
+class Engine {
+ public:
+  // Engine::Create()
+  //
+  // Builds everything for `config` on `dispatcher`'s thread; nothing is
+  // resolved until Start().
+  static absl::StatusOr<std::shared_ptr<Engine>> Create(
+      LibuvDispatcher& dispatcher, std::shared_ptr<const Bootstrap> config,
+      StatsStore& stats);
+
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Engine::Start()
+  //
+  // Starts the clusters; `on_initialized` runs once every STRICT_DNS cluster
+  // has had its first answer.
+  void Start(std::function<void()> on_initialized);
+  bool initialized() const { return clusters_->initialized(); }
+
+  const Bootstrap& config() const { return *config_; }
+  const std::shared_ptr<const Bootstrap>& config_ptr() const { return config_; }
+  Router& router(size_t listener) { return *routers_[listener]; }
+
+  // Engine::upstream()
+  //
+  // The state of `cluster` (one of this engine's). No allocation.
+  ClusterUpstream& upstream(const Cluster* cluster);
+
+  // Engine::OwnerHost()
+  //
+  // The logical host of owner `hostport` at `address` in a dynamic forward
+  // proxy cluster: the same object while the owner keeps its address (no
+  // allocation), a new one when it moved. The map is bounded by the DNS
+  // cache's max_hosts: beyond twice that, owners the cache no longer holds
+  // and with nothing in flight are forgotten.
+  HostSharedPtr OwnerHost(ClusterUpstream& upstream, std::string_view hostport,
+                          const SocketAddress& address);
+
+  // Engine::Clusters()
+  //
+  // /clusters for this engine.
+  std::vector<ClusterStatus> Clusters() const;
+
+ private:
+  Engine() = default;
+  void OnAddressChange(const DnsCache& cache, const DnsHostInfo& info);
+
+  std::shared_ptr<const Bootstrap> config_;
+  // Destroyed in reverse order: routers (their lookups use the clusters),
+  // then pools, then the clusters.
+  std::unique_ptr<ClusterManager> clusters_;
+  absl::flat_hash_map<const Cluster*, std::unique_ptr<ClusterUpstream>> upstreams_;
+  std::vector<std::unique_ptr<Router>> routers_;
+};
+
+}  // namespace homing::proxy_internal
+
+#endif  // HOMING_LIB_PROXY_ENGINE_H_
