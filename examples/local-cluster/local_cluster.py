@@ -837,7 +837,7 @@ class LocalCluster:
         text = self.servers[index].log()
         return text.count("membership reloaded") + text.count("members file reload failed")
 
-    def scale(self, servers, while_leaving=None):
+    def scale(self, servers, while_leaving=None, grace=True):
         """Changes the StatefulSet to `servers` members, live.
 
         Up: the new servers start (with the new members file), the DNS
@@ -846,8 +846,10 @@ class LocalCluster:
         the leaving ones answer 421 to every /join and the proxy looks their
         clients' owners up again; the names leave the DNS; `while_leaving()`
         runs, if given, while the leaving servers still answer (a pod's
-        termination grace period); then they stop. Returns what was done,
-        one line each.
+        termination grace period); then they stop. With grace=False the
+        leaving servers crash first (SIGKILL) and never answer 421: the
+        proxy finds out when their connections are refused. Returns what
+        was done, one line each.
         """
         old = self.server_count
         if not 1 <= servers <= self.layout.max_servers:
@@ -873,17 +875,24 @@ class LocalCluster:
             done.append(reloaded)
             done.append(self._wait_for_resolver_hosts(servers))
         else:
-            self._reload_servers(range(old), servers)
-            done.append(reloaded)
+            staying = old if grace else servers
+            if not grace:
+                for index in range(servers, old):
+                    self.kill_server(index)
+                    self.servers.pop(index)
+                    done.append(f"killed server-{index} (a crash: no grace period)")
+            self._reload_servers(range(staying), servers)
+            done.append(f"SIGHUP to {_span(0, staying)}: membership reloaded "
+                        f"({servers} members)")
             self._set_dns(servers)
             done.append(self._dns_summary(servers))
             done.append(self._wait_for_resolver_hosts(servers))
             self.server_count = servers
-            if while_leaving:
+            if grace and while_leaving:
                 while_leaving()
                 done.append(f"grace period: {_span(servers, old)} kept answering "
                             f"(421 to every /join) until now")
-            for index in range(servers, old):
+            for index in range(servers, old) if grace else ():
                 process = self.servers.pop(index)
                 process.popen.terminate()
                 self._reap(process)

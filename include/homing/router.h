@@ -177,8 +177,17 @@ class Router {
   // Router::Misdirected()
   //
   // The target answered 421 Misdirected Request: forget the key's answer so
-  // the next Route() asks the resolver again.
+  // the next Route() asks the resolver again (counts
+  // `affinity.owner_misdirected`).
   void Misdirected(const RoutingDecision& decision);
+
+  // Router::OwnerUnreachable()
+  //
+  // No connection could be made to the key's owner. The instance may have
+  // left the membership without a chance to answer 421, so the key's answer
+  // is forgotten as well: the next request asks the resolver, which names
+  // the new owner if there is one (counts `affinity.owner_unreachable`).
+  void OwnerUnreachable(const RoutingDecision& decision);
 
   const RouteTable& route_table() const;
 

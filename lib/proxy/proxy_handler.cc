@@ -358,6 +358,10 @@ void ProxyHandler::OnProxyComplete(ProxyStream& proxy,
     Finish(forwarded_status_, "upstream_timeout");
     return;
   }
+  if (outcome.result == ProxyResult::kConnectFailure &&
+      decision_.target != nullptr) {
+    engine_->router(listener_).OwnerUnreachable(decision_);
+  }
   // No response yet: a local reply, or a retry.
   const std::optional<RequestOutcome> health = FailureOutcome(outcome.result);
   const auto [status, code] = FailureReply(outcome.result);

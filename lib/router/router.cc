@@ -69,6 +69,8 @@ struct Router::Impl {
   StatsScope stats;
   Counter* no_route = nullptr;
   Counter* local_reply = nullptr;
+  Counter* owner_misdirected = nullptr;
+  Counter* owner_unreachable = nullptr;
 
   explicit Impl(StatsScope scope) : stats(std::move(scope)) {}
 
@@ -248,6 +250,15 @@ struct Router::Impl {
     Finish(id, WithDnsAnswer(std::move(it->second->decision), info));
   }
 
+  // Invalidates the key of an affinity decision; false for other routes.
+  bool ForgetOwner(const RoutingDecision& decision) {
+    if (decision.route == nullptr) return false;
+    RouteTarget& target = targets[decision.route->index()];
+    if (target.lookup == nullptr) return false;
+    target.lookup->Invalidate(decision.key);
+    return true;
+  }
+
   void Finish(uint64_t id, RoutingDecision decision) {
     auto it = pending->find(id);
     std::unique_ptr<PendingRoute> route = std::move(it->second);
@@ -273,6 +284,8 @@ absl::StatusOr<std::unique_ptr<Router>> Router::Create(
   impl->table = *std::move(table);
   impl->no_route = &scope.Counter("no_route");
   impl->local_reply = &scope.Counter("rq_local_reply");
+  impl->owner_misdirected = &scope.Counter("affinity.owner_misdirected");
+  impl->owner_unreachable = &scope.Counter("affinity.owner_unreachable");
 
   impl->targets.resize(impl->table->route_count());
   for (size_t i = 0; i < impl->table->route_count(); ++i) {
@@ -329,9 +342,11 @@ void Router::ReportOutcome(const RoutingDecision& decision,
 }
 
 void Router::Misdirected(const RoutingDecision& decision) {
-  if (decision.route == nullptr) return;
-  RouteTarget& target = impl_->targets[decision.route->index()];
-  if (target.lookup != nullptr) target.lookup->Invalidate(decision.key);
+  if (impl_->ForgetOwner(decision)) impl_->owner_misdirected->Inc();
+}
+
+void Router::OwnerUnreachable(const RoutingDecision& decision) {
+  if (impl_->ForgetOwner(decision)) impl_->owner_unreachable->Inc();
 }
 
 const RouteTable& Router::route_table() const { return *impl_->table; }

@@ -238,6 +238,27 @@ TEST_CASE("a misdirected answer sends the next request back to the resolver") {
   CHECK(second.lookup_source == LookupOutcome::Source::kResolver);
   CHECK(second.upstream.ToString() == "127.0.1.62:8081");
   CHECK(p.resolver->GetStats()->per_key["k"] == 2);
+  CHECK(p.Counter("http.ingress_http.affinity.owner_misdirected") == 1);
+}
+
+TEST_CASE("an unreachable owner sends the next request back to the resolver") {
+  Pipeline p;
+  p.Control(R"({"mapping": {"k": ")" + Owner(0) + R"("}})");
+  RoutingDecision first = p.Route("/join?client_id=k");
+  REQUIRE(first.forward());
+
+  // server-0 left without answering 421; the resolver now names server-1.
+  p.Control(R"({"mapping": {"k": ")" + Owner(1) + R"("}})");
+  p.router->OwnerUnreachable(first);
+  RoutingDecision second = p.Route("/join?client_id=k");
+  REQUIRE(second.forward());
+  CHECK(second.upstream.ToString() == "127.0.1.62:8081");
+  CHECK(p.Counter("http.ingress_http.affinity.owner_unreachable") == 1);
+  CHECK(p.Counter("http.ingress_http.affinity.owner_misdirected") == 0);
+
+  // Decisions of other routes have no owner to forget.
+  p.router->OwnerUnreachable(p.Route("/where?client_id=k"));
+  CHECK(p.Counter("http.ingress_http.affinity.owner_unreachable") == 1);
 }
 
 TEST_CASE("destroying the handle cancels a pending decision") {

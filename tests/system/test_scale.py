@@ -10,7 +10,7 @@ sees a 421. Jump hash moves only the keys that the new server takes.
 
 import unittest
 
-from system_support import ClusterTestCase, binomial_bounds
+from system_support import ClusterTestCase, binomial_bounds, error_code
 
 import seed_checks
 from local_cluster import SERVICE_NAME
@@ -124,6 +124,37 @@ class ScaleDown(ClusterTestCase):
         for n in range(30):
             answer = self.cluster.get(f"/where?client_id=after-{n}")
             self.assertEqual(answer.status, 200, answer.body)
+
+
+
+class ScaleDownAfterCrash(ClusterTestCase):
+    """server-2 crashes and the membership shrinks without it ever answering
+    421: each of its clients gets one 503 (the cached owner refuses the
+    connection), which makes the proxy forget that owner, and the client's
+    next request finds its new owner."""
+    BLOCK = 3
+    SERVERS = 3
+    OPTIONS = {"fast_dns": True}
+
+    def test_clients_of_a_crashed_server_find_their_new_owner_next_time(self):
+        ids = [f"crash-{n}" for n in range(300)]
+        owners = {c: self.where_owner(c) for c in ids}
+        for client in ids:
+            self.assertEqual(self.join(client).status, 200)
+        victims = [c for c in ids if owners[c] == 2]
+        self.assertTrue(victims)
+        unreachable = "affinity.owner_unreachable"
+        before = self.stat(unreachable)
+
+        self.cluster.scale(2, grace=False)
+        for client in victims:
+            first = self.join(client)
+            self.assertEqual(first.status, 503, first.body)
+            self.assertEqual(error_code(first), "upstream_connect_failure", first.body)
+            second = self.join(client)
+            self.assertEqual((second.status, second.json().get("assigned")),
+                             (200, self.assigned(self.where_owner(client))), second.body)
+        self.assertEqual(self.stat(unreachable) - before, len(victims))
 
 
 if __name__ == "__main__":
