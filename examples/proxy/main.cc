@@ -20,6 +20,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "command_line.h"
 #include "homing/admin.h"
 #include "homing/config.h"
 #include "homing/libuv_dispatcher.h"
@@ -56,47 +57,13 @@ absl::Status Invalid(std::string_view flag, std::string_view message) {
       absl::StrCat(std::string(flag), ": ", std::string(message)));
 }
 
-absl::StatusOr<Options> ParseArgs(int argc, char** argv) {
+absl::StatusOr<Options> ParseArgs(const examples::CommandLine& line) {
   Options options;
-  std::optional<std::string> config, log_level, concurrency, drain_timeout;
-  const std::pair<const char*, std::optional<std::string>*> valued[] = {
-      {"--config", &config},
-      {"--log-level", &log_level},
-      {"--concurrency", &concurrency},
-      {"--drain-timeout", &drain_timeout},
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--check") {
-      options.check = true;
-      continue;
-    }
-    std::optional<std::string> inline_value;
-    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
-      inline_value = std::string(arg.substr(eq + 1));
-      arg = arg.substr(0, eq);
-    }
-    std::optional<std::string>* target = nullptr;
-    for (const auto& [name, slot] : valued) {
-      if (arg == name) target = slot;
-    }
-    if (target == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown argument \"", argv[i], "\""));
-    }
-    if (target->has_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(std::string(arg), " given twice"));
-    }
-    if (inline_value) {
-      *target = *inline_value;
-    } else if (i + 1 < argc) {
-      *target = argv[++i];
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(std::string(arg), " needs a value"));
-    }
-  }
+  options.check = line.has("--check");
+  std::optional<std::string> config = line.value("--config");
+  std::optional<std::string> log_level = line.value("--log-level");
+  std::optional<std::string> concurrency = line.value("--concurrency");
+  std::optional<std::string> drain_timeout = line.value("--drain-timeout");
   if (!config) return absl::InvalidArgumentError("--config is required");
   options.config_path = *config;
   if (log_level) {
@@ -178,14 +145,16 @@ void OnSignal(uv_signal_t* handle, int signum) {
 }
 
 int Main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
+  absl::StatusOr<examples::CommandLine> line = examples::CommandLine::Parse(
+      argc, argv, {"--config", "--log-level", "--concurrency", "--drain-timeout"},
+      {"--check"});
+  if (line.ok() && line->help()) {
+    std::fputs(kUsage, stdout);
+    return 0;
   }
   App app;
-  absl::StatusOr<Options> options = ParseArgs(argc, argv);
+  absl::StatusOr<Options> options =
+      line.ok() ? ParseArgs(*line) : absl::StatusOr<Options>(line.status());
   if (!options.ok()) {
     std::fprintf(stderr, "homing-proxy: %s\n%s",
                  std::string(options.status().message()).c_str(), kUsage);

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "command_line.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "affinity_handler.h"
@@ -77,46 +78,14 @@ absl::StatusOr<SocketAddress> ParseListenAddress(std::string_view text) {
   return SocketAddress::Parse(text);
 }
 
-absl::StatusOr<Config> ParseArgs(int argc, char** argv) {
-  std::optional<std::string> listen, members, members_file, replicas,
-      member_template, self, placement;
-  const std::pair<const char*, std::optional<std::string>*> flags[] = {
-      {"--listen", &listen},
-      {"--members", &members},
-      {"--members-file", &members_file},
-      {"--replicas", &replicas},
-      {"--member-template", &member_template},
-      {"--self", &self},
-      {"--placement", &placement},
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::optional<std::string> inline_value;
-    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
-      inline_value = std::string(arg.substr(eq + 1));
-      arg = arg.substr(0, eq);
-    }
-    std::optional<std::string>* target = nullptr;
-    for (const auto& [name, slot] : flags) {
-      if (arg == name) target = slot;
-    }
-    if (target == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown argument \"", argv[i], "\""));
-    }
-    if (target->has_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(std::string(arg), " given twice"));
-    }
-    if (inline_value) {
-      *target = *inline_value;
-    } else if (i + 1 < argc) {
-      *target = argv[++i];
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(std::string(arg), " needs a value"));
-    }
-  }
+absl::StatusOr<Config> ParseArgs(const examples::CommandLine& line) {
+  std::optional<std::string> listen = line.value("--listen");
+  std::optional<std::string> members = line.value("--members");
+  std::optional<std::string> members_file = line.value("--members-file");
+  std::optional<std::string> replicas = line.value("--replicas");
+  std::optional<std::string> member_template = line.value("--member-template");
+  std::optional<std::string> self = line.value("--self");
+  std::optional<std::string> placement = line.value("--placement");
 
   Config config;
   if (!listen) return absl::InvalidArgumentError("--listen is required");
@@ -253,14 +222,17 @@ void OnSignal(uv_signal_t* handle, int signum) {
 }
 
 int Main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
+  absl::StatusOr<examples::CommandLine> line = examples::CommandLine::Parse(
+      argc, argv,
+      {"--listen", "--members", "--members-file", "--replicas",
+       "--member-template", "--self", "--placement"});
+  if (line.ok() && line->help()) {
+    std::fputs(kUsage, stdout);
+    return 0;
   }
   App app;
-  absl::StatusOr<Config> config = ParseArgs(argc, argv);
+  absl::StatusOr<Config> config =
+      line.ok() ? ParseArgs(*line) : absl::StatusOr<Config>(line.status());
   if (!config.ok()) {
     std::fprintf(stderr, "homing-server: %s\n%s",
                  std::string(config.status().message()).c_str(), kUsage);
