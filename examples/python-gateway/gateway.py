@@ -221,11 +221,9 @@ class Gateway:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port), self.upstream_timeout)
         except (OSError, asyncio.TimeoutError) as error:
+            # For an affinity route this also forgets the owner (crashed,
+            # never said 421): the client's next request asks the resolver.
             self.router.report(decision, homing.Outcome.CONNECT_FAILURE)
-            if decision.key:
-                # The owner is gone (crashed, never said 421): forget it so
-                # the client's next request asks the resolver again.
-                self.router.misdirected(decision)
             return local_reply(503, "upstream_connect_failure",
                                f"{decision.upstream}: {error or 'timeout'}")
         try:

@@ -1240,8 +1240,10 @@ HOMING_EXTERN homing_status homing_router_route_sync(
 
 /**
  * homing_router_report() - how the forwarded request ended (a
- * HOMING_OUTCOME_*): feeds the passive health of the load-balanced host.
- * Nothing to do for local replies and affinity routes.
+ * HOMING_OUTCOME_*): feeds the passive health of the load-balanced host. For
+ * an affinity route, HOMING_OUTCOME_CONNECT_FAILURE forgets the key's owner
+ * (it may have left without answering 421), so the next request for the key
+ * asks the resolver again. Nothing to do for local replies.
  * @return HOMING_OK; HOMING_ERR_INVALID_ARGUMENT for an unknown outcome or a
  *   decision of another router; the loop errors.
  * Since: 0.1

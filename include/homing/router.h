@@ -171,7 +171,9 @@ class Router {
 
   // Router::ReportOutcome()
   //
-  // Feeds passive health of the balancer's host (non-affinity routes).
+  // How a forwarded request ended. Feeds the passive health of the
+  // balancer's host (other routes); for an affinity route, a connect failure
+  // is `OwnerUnreachable()`.
   void ReportOutcome(const RoutingDecision& decision, RequestOutcome outcome);
 
   // Router::Misdirected()

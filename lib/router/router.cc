@@ -339,6 +339,7 @@ void Router::ReportOutcome(const RoutingDecision& decision,
   if (decision.host != nullptr && decision.cluster != nullptr) {
     decision.cluster->ReportOutcome(*decision.host, outcome);
   }
+  if (outcome == RequestOutcome::kConnectFailure) OwnerUnreachable(decision);
 }
 
 void Router::Misdirected(const RoutingDecision& decision) {

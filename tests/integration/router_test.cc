@@ -259,6 +259,13 @@ TEST_CASE("an unreachable owner sends the next request back to the resolver") {
   // Decisions of other routes have no owner to forget.
   p.router->OwnerUnreachable(p.Route("/where?client_id=k"));
   CHECK(p.Counter("http.ingress_http.affinity.owner_unreachable") == 1);
+
+  // Reporting a connect failure is the same as saying so.
+  RoutingDecision third = p.Route("/join?client_id=k");
+  REQUIRE(third.forward());
+  p.router->ReportOutcome(third, RequestOutcome::kConnectFailure);
+  CHECK(p.Counter("http.ingress_http.affinity.owner_unreachable") == 2);
+  CHECK(p.Route("/join?client_id=k").lookup_source == LookupOutcome::Source::kResolver);
 }
 
 TEST_CASE("destroying the handle cancels a pending decision") {

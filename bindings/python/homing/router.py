@@ -199,9 +199,10 @@ class Router(EngineObject):
 
     def report(self, decision: Decision, outcome: Union[Outcome, int]) -> None:
         """How the forwarded request ended: feeds the passive health of
-        load-balanced routes (nothing to do for local replies and affinity
-        routes). INVALID_ARGUMENT for an unknown outcome or a decision of
-        another router."""
+        load-balanced routes; for an affinity route, CONNECT_FAILURE forgets
+        the key's owner so the next request asks the resolver again (nothing
+        to do for local replies). INVALID_ARGUMENT for an unknown outcome or
+        a decision of another router."""
         lib.router_report(self._ref, decision._ref, int(outcome))
 
     def misdirected(self, decision: Decision) -> None:
