@@ -88,6 +88,9 @@ class Behaviour:
 class ResolverServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of new
+    # connections (clients then wait a 1s retransmit): tests open many.
+    request_queue_size = 128
 
     def __init__(self, args):
         super().__init__((args.address, args.port), ResolverHandler)
