@@ -52,7 +52,10 @@ struct KeySource {
 // ages: an answer younger than `max_age` is served as is; one between
 // `max_age` and `stale_age` is served while exactly one background refresh
 // runs; an older one is not served. `stale_age` equal to `max_age` disables
-// stale serving. The four size bounds must be at least 1.
+// stale serving. `max_age` 0 turns the cache off (`stale_age` must be 0
+// too): every request asks the resolver, as the seed's Lua script did, and
+// only concurrent requests for one key share a lookup. The four size bounds
+// must be at least 1.
 struct AffinityPolicy {
   std::string lookup_cluster;                 // required
   std::string lookup_path = "/where";         // must start with '/'

@@ -987,7 +987,8 @@ HOMING_EXTERN void homing_dns_host_free(homing_dns_host_t *host);
  * `GET <path>?<param>=<key>` and cached with gRPC RLS's semantics: fresh
  * until max_age, served stale (one background refresh) until stale_age, LRU
  * bounded, one lookup in flight per key, failure backoff, optional default
- * target. Answers must pass the allow-list. Lives on a loop.
+ * target. max_age 0 (with stale_age 0) turns the cache off: every request
+ * asks the resolver. Answers must pass the allow-list. Lives on a loop.
  */
 
 typedef struct homing_lookup_options_t homing_lookup_options_t;

@@ -352,9 +352,13 @@ absl::StatusOr<std::shared_ptr<const AffinityPolicy>> ParseAffinityPolicy(
   HOMING_CONFIG_RETURN_IF_ERROR(
       object.ReadAbove("lookup_timeout", &policy->lookup_timeout, Duration::zero()));
   HOMING_CONFIG_RETURN_IF_ERROR(
-      object.ReadAbove("max_age", &policy->max_age, Duration::zero()));
+      object.Read("max_age", &policy->max_age, Duration::zero()));
   policy->stale_age = policy->max_age;  // no stale serving unless asked for
   HOMING_CONFIG_RETURN_IF_ERROR(object.Read("stale_age", &policy->stale_age));
+  if (policy->max_age == Duration::zero() && policy->stale_age != Duration::zero()) {
+    return object.FieldError("stale_age",
+                             "must be 0 when max_age is 0 (caching off)");
+  }
   if (policy->stale_age < policy->max_age) {
     return object.FieldError(
         "stale_age", absl::StrCat("must not be less than max_age (",

@@ -210,6 +210,9 @@ class AffinityLookupImpl final : public AffinityLookup {
   bool SendRequest(PendingLookup* pending, const Host* avoid);
   void OnResponse(PendingLookup* pending, LookupTransport::Response response);
   void Succeed(PendingLookup* pending, InternedTarget* target);
+  // With caching off (max_age 0): hands `target` to the waiters and keeps
+  // nothing but the end of a past failure's backoff.
+  void SucceedUncached(PendingLookup* pending, AffinityTargetSharedPtr target);
   void Fail(PendingLookup* pending, Failure failure, absl::Status error);
   // Removes `pending` from the in-flight set and calls its waiters.
   void Finish(PendingLookup* pending, const LookupOutcome& outcome);
@@ -433,9 +436,24 @@ void AffinityLookupImpl::OnResponse(PendingLookup* pending,
                       resolver, ": hostport \"", ToAbsl(*hostport),
                       "\" is not in allowed_hostports")));
     }
+    if (policy_.max_age == Duration::zero()) {
+      return SucceedUncached(pending, std::make_shared<const AffinityTarget>(
+                                          AffinityTarget{std::string(*hostport),
+                                                         *std::move(parsed)}));
+    }
     target = cache_.targets().Intern(*hostport, std::move(*parsed));
   }
   Succeed(pending, target);
+}
+
+void AffinityLookupImpl::SucceedUncached(PendingLookup* pending,
+                                         AffinityTargetSharedPtr target) {
+  stats_.lookup_success.Inc();
+  if (CacheEntry* entry = cache_.Find(pending->key)) {
+    cache_.Erase(entry);
+    UpdateGauge();
+  }
+  Finish(pending, Served(Source::kResolver, std::move(target)));
 }
 
 void AffinityLookupImpl::Succeed(PendingLookup* pending,
@@ -498,7 +516,10 @@ absl::StatusOr<std::unique_ptr<AffinityLookup>> AffinityLookup::Create(
   if (policy.lookup_timeout <= Duration::zero()) {
     return invalid("lookup_timeout must be positive");
   }
-  if (policy.max_age <= Duration::zero()) return invalid("max_age must be positive");
+  if (policy.max_age < Duration::zero()) return invalid("max_age must not be negative");
+  if (policy.max_age == Duration::zero() && policy.stale_age != Duration::zero()) {
+    return invalid("stale_age must be 0 when max_age is 0 (caching off)");
+  }
   if (policy.stale_age < policy.max_age) {
     return invalid("stale_age (",
                    absl::FormatDuration(absl::FromChrono(policy.stale_age)),

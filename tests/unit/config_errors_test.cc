@@ -343,6 +343,10 @@ TEST_CASE("Affinity routes are checked against clusters and filters") {
                      "                    max_age: 1m\n                    stale_age: 30s\n"),
               kAffinity + ".stale_age", "stale_age", "must not be less than max_age (1m)");
   ExpectError(Insert("                    lookup_cluster: lookup\n",
+                     "                    max_age: 0s\n                    stale_age: 30s\n"),
+              kAffinity + ".stale_age", "stale_age",
+              "must be 0 when max_age is 0 (caching off)");
+  ExpectError(Insert("                    lookup_cluster: lookup\n",
                      "                    lookup_path: where\n"),
               kAffinity + ".lookup_path", "lookup_path",
               "must start with '/' and contain no '?' or '#'");

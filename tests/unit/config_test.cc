@@ -426,6 +426,17 @@ static_resources:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
 )";
 
+TEST_CASE("max_age 0 (the cache off) loads, with stale_age 0 by default") {
+  Bootstrap config = Load(Edit(kBaseConfig, "lookup_cluster: lookup\n",
+                               "lookup_cluster: lookup\n                    max_age: 0s\n"));
+  const AffinityPolicy& affinity = *config.listeners.at(0)
+                                        .http_connection_manager.route_config.virtual_hosts.at(0)
+                                        .routes.at(0)
+                                        .action.affinity;
+  CHECK(affinity.max_age == Duration::zero());
+  CHECK(affinity.stale_age == Duration::zero());
+}
+
 TEST_CASE("Every supported field is read") {
   Bootstrap config = Load(kEverything);
   CHECK(config.admin.address == SocketAddressSpec{"::1", 9902});

@@ -183,8 +183,13 @@ TEST_CASE("AffinityLookup::Create rejects an invalid policy with a message") {
        "affinity policy: hostport_field is empty"},
       {[](AffinityPolicy& p) { p.lookup_timeout = Duration::zero(); },
        "affinity policy: lookup_timeout must be positive"},
-      {[](AffinityPolicy& p) { p.max_age = Duration::zero(); },
-       "affinity policy: max_age must be positive"},
+      {[](AffinityPolicy& p) { p.max_age = -seconds(1); },
+       "affinity policy: max_age must not be negative"},
+      {[](AffinityPolicy& p) {
+         p.max_age = Duration::zero();
+         p.stale_age = seconds(10);
+       },
+       "affinity policy: stale_age must be 0 when max_age is 0 (caching off)"},
       {[](AffinityPolicy& p) { p.stale_age = seconds(10); },
        "affinity policy: stale_age (10s) is below max_age (30s)"},
       {[](AffinityPolicy& p) { p.max_entries = 0; },
@@ -313,6 +318,71 @@ TEST_CASE("An answer expires at max_age when stale serving is off") {
   auto handle = f.Wait("123", recorder);
   CHECK(f.transport->size() == 2);
   CHECK(f.Count("cache_stale_hit") == 0);
+}
+
+TEST_CASE("max_age 0 asks the resolver for every request and keeps no answer") {
+  AffinityPolicy policy = DefaultPolicy();
+  policy.max_age = Duration::zero();
+  policy.stale_age = Duration::zero();
+  Fixture f(policy);
+  for (int i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    Recorder recorder;
+    auto handle = f.Wait("123", recorder);
+    REQUIRE(f.transport->size() == static_cast<size_t>(i + 1));
+    f.transport->Reply(i, Hostport(Owner(i)));
+    REQUIRE(recorder.outcomes.size() == 1);
+    REQUIRE(recorder.outcomes[0].ok());
+    CHECK(recorder.outcomes[0].source == Source::kResolver);
+    CHECK(recorder.outcomes[0].target->hostport == Owner(i));
+  }
+  CHECK(f.Count("cache_miss") == 3);
+  CHECK(f.Count("cache_hit") == 0);
+  CHECK(f.Count("lookup_success") == 3);
+  CHECK(f.Entries() == 0);
+  CHECK(f.lookup->size() == 0);
+}
+
+TEST_CASE("max_age 0 still shares one lookup among concurrent requests") {
+  AffinityPolicy policy = DefaultPolicy();
+  policy.max_age = Duration::zero();
+  policy.stale_age = Duration::zero();
+  Fixture f(policy);
+  Recorder first, second;
+  auto handle1 = f.Wait("123", first);
+  auto handle2 = f.Wait("123", second);
+  REQUIRE(f.transport->size() == 1);
+  f.transport->Reply(0, Hostport(Owner(1)));
+  REQUIRE(first.outcomes.size() == 1);
+  REQUIRE(second.outcomes.size() == 1);
+  CHECK(second.outcomes[0].target == first.outcomes[0].target);
+  CHECK(f.Count("lookup_coalesced") == 1);
+  CHECK(f.lookup->size() == 0);
+}
+
+TEST_CASE("max_age 0 keeps failure backoff, and a success ends it") {
+  AffinityPolicy policy = DefaultPolicy();
+  policy.max_age = Duration::zero();
+  policy.stale_age = Duration::zero();
+  Fixture f(policy);
+  Recorder failed;
+  auto handle = f.Wait("123", failed);
+  f.transport->Reply(0, Answer("{}", 503));
+  REQUIRE(failed.outcomes.size() == 1);
+  CHECK(failed.outcomes[0].failure == Failure::kResolverUnavailable);
+  CHECK(f.Entries() == 1);  // the backoff
+  CHECK(f.Now("123").failure == Failure::kResolverUnavailable);
+  CHECK(f.transport->size() == 1);
+
+  f.dispatcher.AdvanceBy(seconds(2));  // past the first backoff (1s ±20%)
+  Recorder answered;
+  auto retry = f.Wait("123", answered);
+  REQUIRE(f.transport->size() == 2);
+  f.transport->Reply(1, Hostport(Owner(1)));
+  REQUIRE(answered.outcomes.size() == 1);
+  CHECK(answered.outcomes[0].ok());
+  CHECK(f.Entries() == 0);
+  CHECK(f.lookup->size() == 0);
 }
 
 TEST_CASE("A stale answer is served while exactly one background refresh runs") {
