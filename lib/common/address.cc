@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/address_format.h"
 #include "common/string_util.h"
 
 namespace homing {
@@ -204,16 +205,8 @@ socklen_t SocketAddress::sockaddr_len() const {
 }
 
 std::string SocketAddress::Ip() const {
-  char buffer[INET6_ADDRSTRLEN] = {};
-  if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr,
-              buffer, sizeof(buffer));
-  } else if (family() == AF_INET6) {
-    inet_ntop(AF_INET6,
-              &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr,
-              buffer, sizeof(buffer));
-  }
-  return buffer;
+  char buffer[internal::kMaxIpLength];
+  return std::string(buffer, internal::FormatIp(*this, buffer));
 }
 
 std::string SocketAddress::ToString() const {
@@ -238,4 +231,30 @@ bool SocketAddress::operator==(const SocketAddress& other) const {
   return true;
 }
 
+namespace internal {
+
+size_t FormatIp(const SocketAddress& address, char (&out)[kMaxIpLength]) {
+  const sockaddr* sa = address.sockaddr_ptr();
+  if (sa->sa_family == AF_INET6) {
+    const auto* ip = &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+    return inet_ntop(AF_INET6, ip, out, sizeof(out)) == nullptr
+               ? 0
+               : std::strlen(out);
+  }
+  if (sa->sa_family != AF_INET) return 0;
+  const auto* octets = reinterpret_cast<const unsigned char*>(
+      &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr);
+  size_t length = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) out[length++] = '.';
+    const unsigned value = octets[i];
+    if (value >= 100) out[length++] = static_cast<char>('0' + value / 100);
+    if (value >= 10) out[length++] = static_cast<char>('0' + value / 10 % 10);
+    out[length++] = static_cast<char>('0' + value % 10);
+  }
+  out[length] = '\0';
+  return length;
+}
+
+}  // namespace internal
 }  // namespace homing

@@ -1,10 +1,10 @@
 #include "homing/http_proxy.h"
 
-#include <arpa/inet.h>
-
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/address_format.h"
 #include "common/string_util.h"
 
 namespace homing {
@@ -42,19 +42,10 @@ ProxyStream::ProxyStream(ServerStream& downstream, ProxyCallbacks& callbacks,
     : downstream_(&downstream), callbacks_(callbacks), options_(options) {
   downstream.SetCallbacks(this);
   if (options_.add_forwarded_for) {
-    const SocketAddress& peer = downstream.peer_address();
-    const sockaddr* sa = peer.sockaddr_ptr();
-    const void* ip = nullptr;
-    if (sa->sa_family == AF_INET) {
-      ip = &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr;
-    } else if (sa->sa_family == AF_INET6) {
-      ip = &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
-    }
-    if (ip != nullptr &&
-        inet_ntop(sa->sa_family, ip, forwarded_for_, sizeof(forwarded_for_)) !=
-            nullptr) {
-      forwarded_for_length_ = std::string_view(forwarded_for_).size();
-    }
+    char ip[internal::kMaxIpLength];
+    static_assert(sizeof(forwarded_for_) >= sizeof(ip));
+    forwarded_for_length_ = internal::FormatIp(downstream.peer_address(), ip);
+    std::memcpy(forwarded_for_, ip, forwarded_for_length_);
   }
 }
 

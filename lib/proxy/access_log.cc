@@ -1,13 +1,14 @@
 // The access log: line formatting (allocation-free) and the shared writer.
 
-#include <arpa/inet.h>
 #include <poll.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
 
+#include "common/address_format.h"
 #include "homing/proxy.h"
 #include "proxy/access_log_buffer.h"
 
@@ -24,31 +25,42 @@ void AppendOrDash(std::string* out, std::string_view text) {
   }
 }
 
-// Escapes what would break a space-separated, double-quoted field.
+// Bytes written as they are: printable ASCII but space, '"' and '\\'.
+constexpr std::array<bool, 256> kVerbatim = [] {
+  std::array<bool, 256> verbatim{};
+  for (int c = 0x21; c < 0x7f; ++c) verbatim[c] = c != '"' && c != '\\';
+  return verbatim;
+}();
+
+// Escapes what would break a space-separated, double-quoted field. Runs of
+// verbatim bytes (all of a well-formed path, key or hostport) are appended
+// in one go.
 void AppendEscaped(std::string* out, std::string_view text) {
   if (text.empty()) {
     out->push_back('-');
     return;
   }
-  for (unsigned char c : text) {
-    if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      out->push_back(static_cast<char>(c));
-    } else {
-      const char escaped[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
-      out->append(escaped, sizeof(escaped));
-    }
+  size_t run = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (kVerbatim[c]) continue;
+    out->append(text.data() + run, i - run);
+    const char escaped[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
+    out->append(escaped, sizeof(escaped));
+    run = i + 1;
   }
+  out->append(text.data() + run, text.size() - run);
 }
 
 void AppendUnsigned(std::string* out, uint64_t value, int min_digits = 1) {
-  char digits[20];
+  char digits[24];
   int n = 0;
   do {
-    digits[n++] = static_cast<char>('0' + value % 10);
+    digits[sizeof(digits) - 1 - n++] = static_cast<char>('0' + value % 10);
     value /= 10;
   } while (value != 0);
-  for (int i = n; i < min_digits; ++i) out->push_back('0');
-  while (n > 0) out->push_back(digits[--n]);
+  while (n < min_digits) digits[sizeof(digits) - 1 - n++] = '0';
+  out->append(digits + sizeof(digits) - n, static_cast<size_t>(n));
 }
 
 // "2026-11-26T10:00:00.123Z". gmtime_r() runs once per second per thread.
@@ -79,21 +91,15 @@ void AppendTimestamp(std::string* out,
 
 // "127.0.1.11:8081" or "[::1]:80", without allocating.
 void AppendAddress(std::string* out, const SocketAddress& address) {
-  char ip[INET6_ADDRSTRLEN] = {};
-  const sockaddr* sa = address.sockaddr_ptr();
-  const void* raw =
-      sa->sa_family == AF_INET
-          ? static_cast<const void*>(
-                &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr)
-          : static_cast<const void*>(
-                &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
-  if (inet_ntop(sa->sa_family, raw, ip, sizeof(ip)) == nullptr) {
+  char ip[internal::kMaxIpLength];
+  const size_t length = internal::FormatIp(address, ip);
+  if (length == 0) {
     out->push_back('-');
     return;
   }
-  const bool v6 = sa->sa_family == AF_INET6;
+  const bool v6 = address.family() == AF_INET6;
   if (v6) out->push_back('[');
-  out->append(ip);
+  out->append(ip, length);
   if (v6) out->push_back(']');
   out->push_back(':');
   AppendUnsigned(out, address.port());

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "common/address_format.h"
+
 namespace homing {
 namespace {
 
@@ -99,6 +101,22 @@ TEST_CASE("SocketAddress parses, prints and compares") {
   CHECK_FALSE(SocketAddress::Parse("server:80").ok());
   CHECK_FALSE(SocketAddress::FromIp("999.1.1.1", 80).ok());
   CHECK_FALSE(SocketAddress().valid());
+}
+
+TEST_CASE("FormatIp writes every IPv4 octet width and IPv6 like inet_ntop") {
+  for (const char* ip : {"0.0.0.0", "255.255.255.255", "10.0.1.20", "127.0.1.109",
+                         "192.168.100.9", "::1", "fe80::1:2", "2001:db8::ff00:42:8329"}) {
+    CAPTURE(ip);
+    auto address = SocketAddress::FromIp(ip, 80);
+    REQUIRE(address.ok());
+    char out[internal::kMaxIpLength];
+    const size_t length = internal::FormatIp(*address, out);
+    CHECK(std::string(out, length) == ip);
+    CHECK(out[length] == '\0');
+    CHECK(address->Ip() == ip);
+  }
+  char out[internal::kMaxIpLength];
+  CHECK(internal::FormatIp(SocketAddress(), out) == 0);
 }
 
 }  // namespace
