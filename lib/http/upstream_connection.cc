@@ -117,9 +117,20 @@ bool UpstreamConnectionImpl::Connect(int* error) {
   if (tcp_ == nullptr) return false;
   context_.stats().cx_total.Inc();
   context_.stats().cx_active.Inc();
-  const uint64_t timeout = TimerMilliseconds(context_.options().connect_timeout);
-  if (timeout > 0) tcp_->ArmTimer(timeout);
+  SetDeadline(TimerMilliseconds(context_.options().connect_timeout));
   return true;
+}
+
+void UpstreamConnectionImpl::SetDeadline(uint64_t ms) {
+  if (ms == 0) {
+    deadline_ms_ = 0;
+    return;
+  }
+  const uint64_t now = uv_now(context_.io().loop());
+  deadline_ms_ = now + ms;
+  if (armed_deadline_ms_ != 0 && armed_deadline_ms_ <= deadline_ms_) return;
+  tcp_->ArmTimer(ms);
+  armed_deadline_ms_ = deadline_ms_;
 }
 
 void UpstreamConnectionImpl::RunDeferred() {
@@ -167,7 +178,7 @@ void UpstreamConnectionImpl::Assign() {
   interim_ = false;
   in_head_ = false;
   read_disable_count_ = 0;
-  tcp_->DisarmTimer();
+  SetDeadline(0);
   llhttp_reset(&parser_);
 }
 
@@ -298,12 +309,7 @@ void UpstreamConnectionImpl::SendRequestEnd() {
 
 void UpstreamConnectionImpl::SetResponseTimeout(Duration timeout) {
   if (!exchange_open()) return;
-  const uint64_t ms = TimerMilliseconds(timeout);
-  if (ms == 0) {
-    tcp_->DisarmTimer();
-  } else {
-    tcp_->ArmTimer(ms);
-  }
+  SetDeadline(TimerMilliseconds(timeout));
 }
 
 void UpstreamConnectionImpl::ReadDisable() {
@@ -476,7 +482,7 @@ int UpstreamConnectionImpl::HandleHeadersComplete() {
     }
     // No timeout applies to a tunnel; a client that already closed its side
     // has that passed on now.
-    tcp_->DisarmTimer();
+    SetDeadline(0);
     if (request_complete_) tcp_->ShutdownWrite();
     return 2;  // no body; llhttp_execute() returns HPE_PAUSED_UPGRADE
   }
@@ -520,12 +526,7 @@ void UpstreamConnectionImpl::CompleteExchange() {
   }
   state_ = State::kIdle;
   read_disable_count_ = 0;
-  const uint64_t idle = TimerMilliseconds(context_.options().idle_timeout);
-  if (idle > 0) {
-    tcp_->ArmTimer(idle);
-  } else {
-    tcp_->DisarmTimer();
-  }
+  SetDeadline(TimerMilliseconds(context_.options().idle_timeout));
   UpdateReading();
   pool_.OnReleased(this);
 }
@@ -549,12 +550,7 @@ void UpstreamConnectionImpl::FailExchange(UpstreamResetReason reason) {
 
 void UpstreamConnectionImpl::OnConnected() {
   state_ = State::kIdle;
-  const uint64_t idle = TimerMilliseconds(context_.options().idle_timeout);
-  if (idle > 0) {
-    tcp_->ArmTimer(idle);
-  } else {
-    tcp_->DisarmTimer();
-  }
+  SetDeadline(TimerMilliseconds(context_.options().idle_timeout));
   UpdateReading();
   pool_.OnConnected(this);
 }
@@ -611,6 +607,15 @@ void UpstreamConnectionImpl::OnError(int uv_error) {
 }
 
 void UpstreamConnectionImpl::OnTimer() {
+  armed_deadline_ms_ = 0;
+  if (deadline_ms_ == 0) return;
+  const uint64_t now = uv_now(context_.io().loop());
+  if (now < deadline_ms_) {
+    const uint64_t deadline = deadline_ms_;
+    SetDeadline(deadline - now);
+    return;
+  }
+  deadline_ms_ = 0;
   switch (state_) {
     case State::kConnecting: {
       context_.stats().cx_connect_fail.Inc();

@@ -156,6 +156,12 @@ class UpstreamConnectionImpl final : public UpstreamConnection,
   void CompleteExchange();
   void FailExchange(UpstreamResetReason reason);
   void CloseConnection();
+  // The one timer serves the connect, response and idle timeouts. A new
+  // deadline re-arms it only when it comes before the armed one, and a
+  // firing before the current deadline just re-arms: a keep-alive
+  // connection's steady state is no timer operation per exchange. `ms` 0
+  // clears the deadline.
+  void SetDeadline(uint64_t ms);
 
   PoolImpl& pool_;
   PoolsContext& context_;
@@ -189,6 +195,10 @@ class UpstreamConnectionImpl final : public UpstreamConnection,
   bool in_head_ = false;
   int read_disable_count_ = 0;
   uint64_t request_start_us_ = 0;
+
+  // Loop times (uv_now, ms); 0 for none.
+  uint64_t deadline_ms_ = 0;
+  uint64_t armed_deadline_ms_ = 0;
 };
 
 }  // namespace homing::internal
