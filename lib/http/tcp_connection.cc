@@ -1,5 +1,7 @@
 #include "http/tcp_connection.h"
 
+#include <sys/ioctl.h>
+
 #include <algorithm>
 
 namespace homing::internal {
@@ -195,6 +197,16 @@ void TcpConnection::ShutdownWrite() {
 
 void TcpConnection::StartShutdown() {
   if (shutdown_started_ || closed_) return;
+  if (lingering_ && !HasUnreadInput()) {
+    // Everything is written and the peer sent nothing we did not read:
+    // closing now delivers the queued bytes and then a FIN, as the
+    // shutdown would, and no reset can overtake them (a reset comes from
+    // closing with unread input). Saves the shutdown, the loop iteration it
+    // waits for, and reading the peer's FIN: with keep-alive off, a third
+    // of the syscalls of each connection.
+    Close();
+    return;
+  }
   shutdown_started_ = true;
   shutdown_request_.data = this;
   if (const int rc = uv_shutdown(&shutdown_request_, AsStream(&tcp_),
@@ -215,6 +227,16 @@ void TcpConnection::OnShutdownCb(uv_shutdown_t* request, int status) {
     self->ArmTimer(self->linger_ms_);
     self->ReadStart();
   }
+}
+
+bool TcpConnection::HasUnreadInput() const {
+  uv_os_fd_t fd = -1;
+  int unread = 0;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0 ||
+      ioctl(fd, FIONREAD, &unread) != 0) {
+    return true;  // unknown: linger to be safe
+  }
+  return unread > 0;
 }
 
 void TcpConnection::CloseAfterFlush(uint64_t flush_timeout_ms,

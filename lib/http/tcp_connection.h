@@ -9,9 +9,11 @@
 //    state allocates nothing;
 //  - high/low watermarks on the bytes queued for writing;
 //  - one timer for the owner's timeouts;
-//  - `CloseAfterFlush()`: detach from the owner, write what is queued, shut
+//  - `CloseAfterFlush()`: detach from the owner, write what is queued, then
+//    close at once when the peer has sent nothing unread; otherwise shut
 //    down the sending side, read and discard until EOF or a linger timeout,
-//    then close; the client gets the last response instead of a reset.
+//    then close. Either way the client gets the last response instead of a
+//    reset.
 //
 // Lifetime: the connection deletes itself once its handles are closed. After
 // `Close()` or `CloseAfterFlush()` the owner must forget it; no callback
@@ -121,8 +123,10 @@ class TcpConnection final : public Deferred {
   // TcpConnection::CloseAfterFlush()
   //
   // Detaches from the owner and closes gracefully: the queued bytes get up to
-  // `flush_timeout_ms` without progress to be written, then the connection
-  // reads and discards for up to `linger_ms` (or until EOF).
+  // `flush_timeout_ms` without progress to be written; then, if the peer has
+  // input unread (which closing would answer with a reset), the connection
+  // shuts down its side and reads and discards for up to `linger_ms` (or
+  // until EOF), else it closes at once.
   void CloseAfterFlush(uint64_t flush_timeout_ms, uint64_t linger_ms);
 
   const SocketAddress& peer_address() const { return peer_; }
@@ -142,6 +146,8 @@ class TcpConnection final : public Deferred {
   void Flush();
   void AfterWrite();
   void StartShutdown();
+  // Bytes the peer sent that are still in the kernel's receive buffer.
+  bool HasUnreadInput() const;
   void Fail(int uv_error);
 
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
