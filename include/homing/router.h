@@ -150,16 +150,21 @@ class Router {
     std::unique_ptr<Cancelable> handle;       // or: the callback follows
   };
 
+  // Makes the resolver transport of each affinity lookup.
+  using TransportFactory = std::function<std::unique_ptr<LookupTransport>()>;
+
   ~Router();
 
   // Router::Create()
   //
   // Compiles `hcm`'s route table and creates an AffinityLookup per affinity
-  // route (stats under "http.<stat_prefix>.affinity."). `clusters` must
-  // outlive the router.
+  // route (stats under "http.<stat_prefix>.affinity."), on a transport from
+  // `transports` (libcurl's when null; homing-proxy passes one over its own
+  // HTTP client). `clusters` must outlive the router.
   static absl::StatusOr<std::unique_ptr<Router>> Create(
       Dispatcher& dispatcher, ClusterManager& clusters,
-      const HttpConnectionManagerSpec& hcm, StatsStore& stats);
+      const HttpConnectionManagerSpec& hcm, StatsStore& stats,
+      const TransportFactory& transports = nullptr);
 
   // Router::Route()
   //

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/string_util.h"
+#include "proxy/pool_lookup_transport.h"
 
 namespace homing::proxy_internal {
 namespace {
@@ -68,9 +69,15 @@ absl::StatusOr<std::shared_ptr<Engine>> Engine::Create(
         });
   }
 
+  engine->lookup_pools_ = UpstreamPools::Create(dispatcher.loop(), {});
+  const Router::TransportFactory transports =
+      [&dispatcher, pools = engine->lookup_pools_.get()] {
+        return std::make_unique<PoolLookupTransport>(dispatcher, *pools);
+      };
   for (const ListenerSpec& listener : bootstrap.listeners) {
-    absl::StatusOr<std::unique_ptr<Router>> router = Router::Create(
-        dispatcher, *engine->clusters_, listener.http_connection_manager, stats);
+    absl::StatusOr<std::unique_ptr<Router>> router =
+        Router::Create(dispatcher, *engine->clusters_,
+                       listener.http_connection_manager, stats, transports);
     if (!router.ok()) {
       return absl::Status(
           router.status().code(),

@@ -1,7 +1,8 @@
 // File: lib/proxy/engine.h
 //
 // Engine: what one worker needs to route and forward requests under one
-// configuration: the ClusterManager, a Router per listener and, per cluster,
+// configuration: the ClusterManager, a Router per listener (whose affinity
+// lookups ask the resolver over the engine's own lookup pools), and, per cluster,
 // its connection pools, its max_requests count and (dynamic forward proxy
 // clusters) one logical Host per owner hostport, which carries the owner's
 // passive-health counters and rq_active and shows in /clusters.
@@ -98,10 +99,14 @@ class Engine {
   void OnAddressChange(const DnsCache& cache, const DnsHostInfo& info);
 
   std::shared_ptr<const Bootstrap> config_;
-  // Destroyed in reverse order: routers (their lookups use the clusters),
-  // then pools, then the clusters.
+  // Destroyed in reverse order: routers (their lookups use the clusters
+  // and the lookup pools), then pools, then the clusters.
   std::unique_ptr<ClusterManager> clusters_;
   absl::flat_hash_map<const Cluster*, std::unique_ptr<ClusterUpstream>> upstreams_;
+  // Keep-alive connections to resolver hosts, for the affinity lookups
+  // (PoolLookupTransport); their stats are not the clusters' pool stats,
+  // which count proxied requests.
+  std::unique_ptr<UpstreamPools> lookup_pools_;
   std::vector<std::unique_ptr<Router>> routers_;
 };
 

@@ -272,7 +272,8 @@ Router::~Router() = default;
 
 absl::StatusOr<std::unique_ptr<Router>> Router::Create(
     Dispatcher& dispatcher, ClusterManager& clusters,
-    const HttpConnectionManagerSpec& hcm, StatsStore& stats) {
+    const HttpConnectionManagerSpec& hcm, StatsStore& stats,
+    const TransportFactory& transports) {
   absl::StatusOr<std::shared_ptr<const RouteTable>> table =
       RouteTable::Compile(hcm.route_config);
   if (!table.ok()) return table.status();
@@ -319,7 +320,8 @@ absl::StatusOr<std::unique_ptr<Router>> Router::Create(
     }
     absl::StatusOr<std::unique_ptr<AffinityLookup>> lookup =
         AffinityLookup::Create(dispatcher, *policy, *lookup_cluster,
-                               scope.Scope("affinity."));
+                               scope.Scope("affinity."),
+                               transports ? transports() : nullptr);
     if (!lookup.ok()) {
       return absl::Status(lookup.status().code(),
                           absl::StrCat("route \"", route.name(), "\": ",
