@@ -7,12 +7,14 @@
 // keeps serving); SIGTERM and SIGINT drain in-flight requests and exit 0 (a
 // second one exits at once).
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <uv.h>
 
-#include <unistd.h>
-
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +35,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: homing-proxy --config FILE [--check] [--log-level LEVEL]\n"
     "                    [--concurrency N] [--drain-timeout DURATION]\n"
+    "                    [--access-log FILE]\n"
     "  --config FILE         Envoy v3 bootstrap (YAML or JSON)\n"
     "  --check               validate the config and exit: 0 \"configuration "
     "OK\", 1 on error\n"
@@ -40,7 +43,10 @@ constexpr char kUsage[] =
     "  --concurrency N       worker threads (default 1), each with its own "
     "caches\n"
     "  --drain-timeout D     how long SIGTERM waits for in-flight requests "
-    "(default 10s)\n";
+    "(default 10s)\n"
+    "  --access-log FILE     where access log lines go: - (stdout, the "
+    "default),\n"
+    "                        a file (appended to), or off\n";
 
 constexpr size_t kMaxConcurrency = 256;
 
@@ -50,6 +56,7 @@ struct Options {
   LogLevel log_level = LogLevel::kInfo;
   size_t concurrency = 1;
   Duration drain_timeout = std::chrono::seconds(10);
+  std::string access_log = "-";  // "-": stdout; "off": none
 };
 
 absl::Status Invalid(std::string_view flag, std::string_view message) {
@@ -64,8 +71,13 @@ absl::StatusOr<Options> ParseArgs(const examples::CommandLine& line) {
   std::optional<std::string> log_level = line.value("--log-level");
   std::optional<std::string> concurrency = line.value("--concurrency");
   std::optional<std::string> drain_timeout = line.value("--drain-timeout");
+  std::optional<std::string> access_log = line.value("--access-log");
   if (!config) return absl::InvalidArgumentError("--config is required");
   options.config_path = *config;
+  if (access_log) {
+    if (access_log->empty()) return Invalid("--access-log", "needs a file, - or off");
+    options.access_log = *access_log;
+  }
   if (log_level) {
     absl::StatusOr<LogLevel> level = ParseLogLevel(*log_level);
     if (!level.ok()) return Invalid("--log-level", std::string(level.status().message()));
@@ -109,6 +121,7 @@ struct App {
   Options options;
   std::unique_ptr<LibuvDispatcher> dispatcher;
   StatsStore stats;
+  int access_log_fd = -1;  // a file opened for --access-log, else -1
   std::unique_ptr<AccessLog> access_log;
   std::unique_ptr<ProxyService> proxy;
   std::unique_ptr<AdminServer> admin;
@@ -146,7 +159,8 @@ void OnSignal(uv_signal_t* handle, int signum) {
 
 int Main(int argc, char** argv) {
   absl::StatusOr<examples::CommandLine> line = examples::CommandLine::Parse(
-      argc, argv, {"--config", "--log-level", "--concurrency", "--drain-timeout"},
+      argc, argv,
+      {"--config", "--log-level", "--concurrency", "--drain-timeout", "--access-log"},
       {"--check"});
   if (line.ok() && line->help()) {
     std::fputs(kUsage, stdout);
@@ -183,7 +197,18 @@ int Main(int argc, char** argv) {
     return 1;
   }
   app.dispatcher = *std::move(dispatcher);
-  app.access_log = std::make_unique<AccessLog>(STDOUT_FILENO);
+  if (app.options.access_log == "-") {
+    app.access_log = std::make_unique<AccessLog>(STDOUT_FILENO);
+  } else if (app.options.access_log != "off") {
+    app.access_log_fd = open(app.options.access_log.c_str(),
+                             O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (app.access_log_fd < 0) {
+      std::fprintf(stderr, "homing-proxy: cannot open access log %s: %s\n",
+                   app.options.access_log.c_str(), std::strerror(errno));
+      return 1;
+    }
+    app.access_log = std::make_unique<AccessLog>(app.access_log_fd);
+  }
   auto shared_config = std::make_shared<const Bootstrap>(*std::move(config));
   auto proxy = ProxyService::Start(
       *app.dispatcher, shared_config, app.stats,
@@ -242,6 +267,7 @@ int Main(int argc, char** argv) {
     uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
   }
   app.dispatcher.reset();  // runs the loop once more: handles finish closing
+  if (app.access_log_fd >= 0) close(app.access_log_fd);
   return 0;
 }
 

@@ -439,6 +439,7 @@ TEST_CASE("bad arguments exit 2 with the usage") {
       {{"--config", "a", "--concurrency", "many"}, "--concurrency: takes a number"},
       {{"--config", "a", "--log-level", "loud"}, "--log-level: "},
       {{"--config", "a", "--drain-timeout", "soon"}, "--drain-timeout: invalid duration"},
+      {{"--config", "a", "--access-log="}, "--access-log: needs a file, - or off"},
       {{"--config", "a", "--verbose"}, "unknown argument \"--verbose\""},
   };
   for (const Case& c : cases) {
@@ -573,6 +574,44 @@ TEST_CASE("--concurrency 2 serves on one address and sums both workers' stats") 
   int lines = 0;
   while (lines < kRequests && seed.proxy->StdoutLine()) ++lines;
   CHECK(lines == kRequests);
+}
+
+TEST_CASE("--access-log sends the access log to a file, or nowhere") {
+  SUBCASE("a file, appended to; stdout stays empty") {
+    Seed seed;
+    TempFile log("access.log");
+    log.Write("earlier line\n");
+    seed.StartProxy({"--access-log", log.path()});
+    CHECK(seed.Get("/static/x").status == 200);
+    seed.proxy->Signal(SIGTERM);
+    CHECK(seed.proxy->Wait() == 0);
+    std::ifstream file(log.path());
+    std::string first, second;
+    REQUIRE(std::getline(file, first));
+    REQUIRE(std::getline(file, second));
+    CHECK(first == "earlier line");
+    CHECK_MESSAGE(Contains(second, "\"GET /static/x HTTP/1.1\" 200 route="), second);
+    CHECK(seed.proxy->AllStdout().empty());
+  }
+  SUBCASE("off") {
+    Seed seed;
+    seed.StartProxy({"--access-log", "off"});
+    CHECK(seed.Get("/static/x").status == 200);
+    seed.proxy->Signal(SIGTERM);
+    CHECK(seed.proxy->Wait() == 0);
+    CHECK(seed.proxy->AllStdout().empty());
+  }
+  SUBCASE("a file that cannot be opened exits 1 and says why") {
+    Seed seed;
+    seed.config.Write(seed.Config());
+    Process proxy({Binary("HOMING_PROXY"), "--config", seed.config.path(),
+                   "--access-log", "/nonexistent/access.log"});
+    CHECK(proxy.Wait() == 1);
+    CHECK_MESSAGE(Contains(proxy.AllStderr(),
+                           "cannot open access log /nonexistent/access.log: "
+                           "No such file or directory"),
+                  proxy.AllStderr());
+  }
 }
 
 }  // namespace
