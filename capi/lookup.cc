@@ -243,9 +243,12 @@ homing_status homing_lookup_new(homing_loop_t* loop,
         component->stats->Scope(absl::StrCat("cluster.", name, ".")));
     if (!cluster.ok()) return cluster.status();
     component->cluster = *std::move(cluster);
+    auto transport = homing::LookupTransport::CreateCurl(*loop->dispatcher);
+    if (!transport.ok()) return transport.status();
     auto created = homing::AffinityLookup::Create(
         *loop->dispatcher, options->policy, *component->cluster,
-        component->stats->Scope(absl::StrCat("affinity.", name, ".")));
+        component->stats->Scope(absl::StrCat("affinity.", name, ".")),
+        *std::move(transport));
     if (!created.ok()) return created.status();
     component->lookup = *std::move(created);
     auto lookup = std::make_unique<homing_lookup_t>(loop);

@@ -193,10 +193,12 @@ homing_status homing_router_new(homing_loop_t* loop,
         *loop->dispatcher, *component->config, *component->stats);
     if (!clusters.ok()) return clusters.status();
     component->clusters = *std::move(clusters);
+    homing::Dispatcher& dispatcher = *loop->dispatcher;
     auto router = homing::Router::Create(
-        *loop->dispatcher, *component->clusters,
+        dispatcher, *component->clusters,
         component->config->listeners[listener_index].http_connection_manager,
-        *component->stats);
+        *component->stats,
+        [&dispatcher] { return homing::LookupTransport::CreateCurl(dispatcher); });
     if (!router.ok()) return router.status();
     component->router = *std::move(router);
     auto handle = std::make_unique<homing_router_t>(loop);

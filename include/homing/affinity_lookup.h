@@ -149,8 +149,10 @@ struct LookupOutcome {
 
 // LookupTransport
 //
-// One HTTP GET to one resolver host. The real one is libcurl multi
-// (`CreateCurlTransport`); tests may script their own.
+// One HTTP GET to one resolver host. homing has two: libcurl multi
+// (`CreateCurl()`, in the homing_lookup_curl library, so that programs with
+// a transport of their own do not load libcurl) and homing-proxy's, over
+// its own HTTP client; tests script their own.
 class LookupTransport {
  public:
   struct Response {
@@ -206,13 +208,14 @@ class AffinityLookup {
 
   // AffinityLookup::Create()
   //
-  // `lookup_cluster` must outlive the lookup. `transport` defaults to libcurl.
-  // InvalidArgument for an invalid policy (bad allow-list pattern, stale_age
-  // below max_age, lookup_path not starting with '/').
+  // `lookup_cluster` must outlive the lookup; `transport` asks the resolver
+  // (`LookupTransport::CreateCurl(dispatcher)` for libcurl's). InvalidArgument
+  // for an invalid policy (bad allow-list pattern, stale_age below max_age,
+  // lookup_path not starting with '/') or a null transport.
   static absl::StatusOr<std::unique_ptr<AffinityLookup>> Create(
       Dispatcher& dispatcher, const AffinityPolicy& policy,
       Cluster& lookup_cluster, StatsScope stats,
-      std::unique_ptr<LookupTransport> transport = nullptr);
+      std::unique_ptr<LookupTransport> transport);
 
   // AffinityLookup::Lookup()
   //

@@ -35,9 +35,9 @@
 //
 //   auto clusters = homing::ClusterManager::Create(dispatcher, bootstrap, stats);
 //   (*clusters)->Start();
-//   auto router = homing::Router::Create(dispatcher, **clusters,
-//                                        bootstrap.listeners[0].http_connection_manager,
-//                                        stats);
+//   auto router = homing::Router::Create(
+//       dispatcher, **clusters, bootstrap.listeners[0].http_connection_manager,
+//       stats, [&] { return homing::LookupTransport::CreateCurl(dispatcher); });
 //   homing::Router::Result result = (*router)->Route(request,
 //       [](homing::RoutingDecision decision) { Forward(decision); });
 //   if (result.decision) Forward(*result.decision);  // decided synchronously
@@ -150,21 +150,24 @@ class Router {
     std::unique_ptr<Cancelable> handle;       // or: the callback follows
   };
 
-  // Makes the resolver transport of each affinity lookup.
-  using TransportFactory = std::function<std::unique_ptr<LookupTransport>()>;
+  // Makes the resolver transport of each affinity lookup; an error fails
+  // Router::Create().
+  using TransportFactory =
+      std::function<absl::StatusOr<std::unique_ptr<LookupTransport>>()>;
 
   ~Router();
 
   // Router::Create()
   //
   // Compiles `hcm`'s route table and creates an AffinityLookup per affinity
-  // route (stats under "http.<stat_prefix>.affinity."), on a transport from
-  // `transports` (libcurl's when null; homing-proxy passes one over its own
-  // HTTP client). `clusters` must outlive the router.
+  // route (stats under "http.<stat_prefix>.affinity."), each on a transport
+  // from `transports` (`LookupTransport::CreateCurl` for libcurl's;
+  // homing-proxy passes one over its own HTTP client). `clusters` must
+  // outlive the router.
   static absl::StatusOr<std::unique_ptr<Router>> Create(
       Dispatcher& dispatcher, ClusterManager& clusters,
       const HttpConnectionManagerSpec& hcm, StatsStore& stats,
-      const TransportFactory& transports = nullptr);
+      const TransportFactory& transports);
 
   // Router::Route()
   //

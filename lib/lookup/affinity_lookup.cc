@@ -545,10 +545,7 @@ absl::StatusOr<std::unique_ptr<AffinityLookup>> AffinityLookup::Create(
         AffinityTarget{*policy.default_target, std::move(*parsed)});
   }
   if (transport == nullptr) {
-    absl::StatusOr<std::unique_ptr<LookupTransport>> curl =
-        LookupTransport::CreateCurl(dispatcher);
-    if (!curl.ok()) return curl.status();
-    transport = std::move(*curl);
+    return absl::InvalidArgumentError("AffinityLookup::Create: no transport");
   }
   return std::make_unique<AffinityLookupImpl>(
       dispatcher, policy, std::move(*allow_list), std::move(default_target),

@@ -71,9 +71,10 @@ absl::StatusOr<std::shared_ptr<Engine>> Engine::Create(
 
   engine->lookup_pools_ = UpstreamPools::Create(dispatcher.loop(), {});
   const Router::TransportFactory transports =
-      [&dispatcher, pools = engine->lookup_pools_.get()] {
-        return std::make_unique<PoolLookupTransport>(dispatcher, *pools);
-      };
+      [&dispatcher, pools = engine->lookup_pools_.get()]()
+      -> absl::StatusOr<std::unique_ptr<LookupTransport>> {
+    return std::make_unique<PoolLookupTransport>(dispatcher, *pools);
+  };
   for (const ListenerSpec& listener : bootstrap.listeners) {
     absl::StatusOr<std::unique_ptr<Router>> router =
         Router::Create(dispatcher, *engine->clusters_,

@@ -8,6 +8,7 @@
 #include "common/string_util.h"
 #include "homing/proxy.h"
 #include "homing/router.h"
+#include "proxy/pool_lookup_transport.h"
 
 namespace homing {
 namespace {
@@ -60,10 +61,19 @@ absl::Status ValidateConfig(const Bootstrap& config) {
   absl::StatusOr<std::unique_ptr<ClusterManager>> clusters =
       ClusterManager::Create(**dispatcher, config, scratch);
   if (!clusters.ok()) return clusters.status();
+  // The transports the workers use; nothing is sent.
+  std::unique_ptr<UpstreamPools> lookup_pools =
+      UpstreamPools::Create((*dispatcher)->loop(), {});
+  const Router::TransportFactory transports =
+      [&]() -> absl::StatusOr<std::unique_ptr<LookupTransport>> {
+    return std::make_unique<proxy_internal::PoolLookupTransport>(**dispatcher,
+                                                                  *lookup_pools);
+  };
   std::vector<std::unique_ptr<Router>> routers;
   for (const ListenerSpec& listener : config.listeners) {
-    absl::StatusOr<std::unique_ptr<Router>> router = Router::Create(
-        **dispatcher, **clusters, listener.http_connection_manager, scratch);
+    absl::StatusOr<std::unique_ptr<Router>> router =
+        Router::Create(**dispatcher, **clusters, listener.http_connection_manager,
+                       scratch, transports);
     if (!router.ok()) {
       return absl::Status(router.status().code(),
                           absl::StrCat("listener \"", listener.name, "\": ",

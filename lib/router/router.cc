@@ -318,10 +318,11 @@ absl::StatusOr<std::unique_ptr<Router>> Router::Create(
       return absl::InvalidArgumentError(absl::StrCat(
           "route \"", route.name(), "\": unknown lookup cluster or DNS cache"));
     }
+    absl::StatusOr<std::unique_ptr<LookupTransport>> transport = transports();
+    if (!transport.ok()) return transport.status();
     absl::StatusOr<std::unique_ptr<AffinityLookup>> lookup =
         AffinityLookup::Create(dispatcher, *policy, *lookup_cluster,
-                               scope.Scope("affinity."),
-                               transports ? transports() : nullptr);
+                               scope.Scope("affinity."), *std::move(transport));
     if (!lookup.ok()) {
       return absl::Status(lookup.status().code(),
                           absl::StrCat("route \"", route.name(), "\": ",

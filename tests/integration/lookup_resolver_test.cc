@@ -90,8 +90,11 @@ struct Live {
     auto made_cluster = Cluster::Create(spec, *dispatcher, store.Scope("cluster.resolver."));
     REQUIRE_MESSAGE(made_cluster.ok(), made_cluster.status().ToString());
     cluster = std::move(*made_cluster);
+    auto transport = LookupTransport::CreateCurl(*dispatcher);
+    REQUIRE_MESSAGE(transport.ok(), transport.status().ToString());
     auto made = AffinityLookup::Create(*dispatcher, policy, *cluster,
-                                       store.Scope("affinity.resolver."));
+                                       store.Scope("affinity.resolver."),
+                                       *std::move(transport));
     REQUIRE_MESSAGE(made.ok(), made.status().ToString());
     lookup = std::move(*made);
   }

@@ -120,8 +120,9 @@ struct Pipeline {
     auto manager = ClusterManager::Create(*dispatcher, *config, stats);
     REQUIRE_MESSAGE(manager.ok(), manager.status().ToString());
     clusters = *std::move(manager);
-    auto made = Router::Create(*dispatcher, *clusters,
-                               config->listeners[0].http_connection_manager, stats);
+    auto made = Router::Create(
+        *dispatcher, *clusters, config->listeners[0].http_connection_manager, stats,
+        [this] { return LookupTransport::CreateCurl(*dispatcher); });
     REQUIRE_MESSAGE(made.ok(), made.status().ToString());
     router = *std::move(made);
     clusters->Start();

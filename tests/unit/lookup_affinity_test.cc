@@ -225,6 +225,22 @@ TEST_CASE("AffinityLookup::Create rejects an invalid policy with a message") {
   }
 }
 
+TEST_CASE("AffinityLookup::Create needs a transport") {
+  ManualDispatcher dispatcher;
+  StatsStore store;
+  ClusterSpec spec;
+  spec.name = "resolver";
+  spec.endpoints = TwoHosts();
+  auto cluster = Cluster::Create(spec, dispatcher, store.Scope("c."));
+  REQUIRE(cluster.ok());
+  auto lookup = AffinityLookup::Create(dispatcher, DefaultPolicy(), **cluster,
+                                       store.Scope("a."), nullptr);
+  REQUIRE_FALSE(lookup.ok());
+  CHECK(lookup.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(lookup.status().message()) ==
+        "AffinityLookup::Create: no transport");
+}
+
 TEST_CASE("A miss asks the resolver, then the answer is served from cache") {
   Fixture f;
   Recorder recorder;
