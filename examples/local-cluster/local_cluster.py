@@ -470,13 +470,19 @@ class LocalCluster:
     5s, so tests see a refresh without waiting. `service_ips`, when given,
     is what server.poc-routing.svc.cluster.local answers instead of the
     servers' addresses (tests put a fake resolver there).
+
+    With `start_proxy=False` only the DNS server and the servers start: the
+    end-to-end benchmark (tests/bench/e2e/run.py) puts several proxies of
+    its own in front of them with spawn(). `discard_stdout` sends the
+    servers' stdout (one /join line per request) to /dev/null, and so
+    join_lines() sees nothing; their diagnostics still reach the log.
     """
 
     def __init__(self, servers=2, *, build_dir=None, layout=Layout(),
                  proxy_binary=None, server_binary=None, dnsmasq_binary=None,
                  seed_config=SEED_CONFIG, dns_ttl=5, fast_dns=False,
                  service_ips=None, workdir=None, keep_workdir=False,
-                 proxy_args=()):
+                 proxy_args=(), start_proxy=True, discard_stdout=False):
         build_dir = Path(build_dir or SOURCE_ROOT / "build")
         self.layout = layout
         self.proxy_binary = Path(proxy_binary or _default_binary(
@@ -490,6 +496,8 @@ class LocalCluster:
         self.fast_dns = fast_dns
         self.service_ips = list(service_ips) if service_ips is not None else None
         self.proxy_args = list(proxy_args)
+        self.start_proxy = start_proxy
+        self.discard_stdout = discard_stdout
         self.server_count = servers
         self.keep_workdir = keep_workdir
         self._requested_workdir = workdir
@@ -532,7 +540,8 @@ class LocalCluster:
             self._start_dns()
             for index in range(self.server_count):
                 self._start_server(index)
-            self._start_proxy()
+            if self.start_proxy:
+                self._start_proxy()
         except BaseException:
             self.stop()
             raise
@@ -605,20 +614,23 @@ class LocalCluster:
         if not self.seed_config.is_file():
             raise ClusterError(f"{self.seed_config} is missing")
         layout = self.layout
-        ensure_port_free(layout.proxy_ip, layout.proxy_port, "the proxy's")
-        ensure_port_free(layout.admin_ip, layout.admin_port, "the proxy's admin")
+        if self.start_proxy:
+            ensure_port_free(layout.proxy_ip, layout.proxy_port, "the proxy's")
+            ensure_port_free(layout.admin_ip, layout.admin_port, "the proxy's admin")
         for index in range(self.server_count):
             ensure_port_free(layout.server_ip(index), layout.server_port,
                              f"server-{index}'s")
 
     # -- generic processes -------------------------------------------------
 
-    def _launch(self, process, env=None):
+    def _launch(self, process, env=None, discard_stdout=False):
         log = open(process.log_path, "ab")
         try:
             process.popen = subprocess.Popen(
-                process.argv, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+                process.argv, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL if discard_stdout else log,
+                stderr=log if discard_stdout else subprocess.STDOUT,
+                env=env, preexec_fn=_die_with_parent)
         except OSError as error:
             raise ClusterError(f"cannot start {process.name} "
                                f"({process.argv[0]}): {error}") from None
@@ -649,12 +661,14 @@ class LocalCluster:
                            f"{f' ({last_error})' if last_error else ''}; its log "
                            f"({process.log_path}):\n{process.log_tail()}")
 
-    def spawn(self, name, argv, address="", ready=None, env=None):
+    def spawn(self, name, argv, address="", ready=None, env=None,
+              discard_stdout=False):
         """Starts a helper process that the cluster stops with the rest.
 
-        `ready`, if given, is polled until it returns true."""
+        `ready`, if given, is polled until it returns true. With
+        `discard_stdout`, only stderr goes to the process's log."""
         process = Process(name, list(argv), address, self.workdir / f"{name}.log")
-        self.extra[name] = self._launch(process, env)
+        self.extra[name] = self._launch(process, env, discard_stdout)
         if ready:
             self._wait_until(process, ready, "ready")
         return process
@@ -795,7 +809,7 @@ class LocalCluster:
         process.argv = [str(self.server_binary), "--listen", process.address,
                         "--members-file", str(self.members_file), "--self", str(index)]
         env = dict(os.environ, HOSTNAME=f"server-{index}")
-        self._launch(process, env)
+        self._launch(process, env, self.discard_stdout)
         client = HttpClient(self.layout.server_ip(index), self.layout.server_port, 1.0)
         try:
             self._wait_until(process, lambda: client.get("/health").status == 200,
