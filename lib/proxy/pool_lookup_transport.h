@@ -4,8 +4,8 @@
 // worker's own HTTP/1.1 client (UpstreamPools: keep-alive connections per
 // resolver address, llhttp), instead of libcurl. A lookup is then one write
 // and one read on a kept-alive connection and about as much work as a
-// proxied request, where libcurl's per-transfer setup cost several times a
-// whole cache-hit request (tests/bench/e2e measures the cold path).
+// proxied request, without libcurl's per-transfer setup, and the proxy does
+// not load libcurl at all (tests/bench/e2e measures the cold path).
 //
 // Semantics are LookupTransport's (homing/affinity_lookup.h): the callback
 // runs once, never from inside Get(); destroying the handle cancels it, also
