@@ -336,11 +336,16 @@ TEST_CASE("An answer expires at max_age when stale serving is off") {
   CHECK(f.Count("cache_stale_hit") == 0);
 }
 
-TEST_CASE("max_age 0 asks the resolver for every request and keeps no answer") {
+// max_age 0: the cache off, as the seed's Lua script asked on every request.
+AffinityPolicy CacheOffPolicy() {
   AffinityPolicy policy = DefaultPolicy();
   policy.max_age = Duration::zero();
   policy.stale_age = Duration::zero();
-  Fixture f(policy);
+  return policy;
+}
+
+TEST_CASE("max_age 0 asks the resolver for every request and keeps no answer") {
+  Fixture f(CacheOffPolicy());
   for (int i = 0; i < 3; ++i) {
     CAPTURE(i);
     Recorder recorder;
@@ -360,10 +365,7 @@ TEST_CASE("max_age 0 asks the resolver for every request and keeps no answer") {
 }
 
 TEST_CASE("max_age 0 still shares one lookup among concurrent requests") {
-  AffinityPolicy policy = DefaultPolicy();
-  policy.max_age = Duration::zero();
-  policy.stale_age = Duration::zero();
-  Fixture f(policy);
+  Fixture f(CacheOffPolicy());
   Recorder first, second;
   auto handle1 = f.Wait("123", first);
   auto handle2 = f.Wait("123", second);
@@ -377,10 +379,7 @@ TEST_CASE("max_age 0 still shares one lookup among concurrent requests") {
 }
 
 TEST_CASE("max_age 0 keeps failure backoff, and a success ends it") {
-  AffinityPolicy policy = DefaultPolicy();
-  policy.max_age = Duration::zero();
-  policy.stale_age = Duration::zero();
-  Fixture f(policy);
+  Fixture f(CacheOffPolicy());
   Recorder failed;
   auto handle = f.Wait("123", failed);
   f.transport->Reply(0, Answer("{}", 503));

@@ -193,28 +193,27 @@ def fill_template(name, workdir, ip, cluster):
     return path
 
 
-def start_nginx(cluster):
-    ip = PEER_IPS["nginx"]
-    workdir = cluster.workdir / "nginx"
+def start_peer(cluster, name, label, template, argv):
+    """Starts nginx or HAProxy from its template in tests/bench/peers/;
+    `argv(workdir, config)` is its command line."""
+    ip = PEER_IPS[name]
+    workdir = cluster.workdir / name
     workdir.mkdir()
-    config = fill_template("nginx.conf", workdir, ip, cluster)
-    target = Target("nginx", "nginx", ip)
-    target.process = cluster.spawn(
-        "nginx", ["nginx", "-e", str(workdir / "error.log"), "-p", str(workdir),
-                  "-c", str(config)],
-        f"{ip}:8080", ready=lambda: wait_for_port(ip, 8080))
+    config = fill_template(template, workdir, ip, cluster)
+    target = Target(name, label, ip)
+    target.process = cluster.spawn(name, argv(workdir, config), f"{ip}:8080",
+                                   ready=lambda: wait_for_port(ip, 8080))
     return target
+
+
+def start_nginx(cluster):
+    return start_peer(cluster, "nginx", "nginx", "nginx.conf", lambda workdir, config: [
+        "nginx", "-e", str(workdir / "error.log"), "-p", str(workdir), "-c", str(config)])
 
 
 def start_haproxy(cluster):
-    ip = PEER_IPS["haproxy"]
-    workdir = cluster.workdir / "haproxy"
-    workdir.mkdir()
-    config = fill_template("haproxy.cfg", workdir, ip, cluster)
-    target = Target("haproxy", "HAProxy", ip)
-    target.process = cluster.spawn("haproxy", ["haproxy", "-f", str(config), "-db"],
-                                   f"{ip}:8080", ready=lambda: wait_for_port(ip, 8080))
-    return target
+    return start_peer(cluster, "haproxy", "HAProxy", "haproxy.cfg",
+                      lambda workdir, config: ["haproxy", "-f", str(config), "-db"])
 
 
 def direct_target(cluster, index):
