@@ -118,6 +118,20 @@ enum class StreamResetReason {
 // "write_error", "server_shutdown".
 std::string_view StreamResetReasonName(StreamResetReason reason);
 
+// RejectedRequest
+//
+// A request the server answered itself, without a stream (see
+// `RequestHandler::OnRequestRejected()`). The views are valid only during
+// the call.
+struct RejectedRequest {
+  int status = 0;             // the local reply's status
+  std::string_view code;      // and its error code ("bad_request", ...)
+  std::string_view detail;
+  std::string_view method;    // empty when the head was not complete
+  std::string_view path;      // likewise
+  int http_minor = 1;
+};
+
 // ServerStreamCallbacks
 //
 // Events of one stream after its request head. By default they go to the
@@ -170,6 +184,15 @@ class RequestHandler : public ServerStreamCallbacks {
   // still arriving, call `stream.ReadDisable()` to hold the body back (it is
   // then neither read nor delivered) or consume it in `OnRequestBody()`.
   virtual void OnRequestHeaders(ServerStream& stream) = 0;
+
+  // RequestHandler::OnRequestRejected()
+  //
+  // The server answered a request on this connection itself, before any
+  // stream (and closes the connection after the reply): 400 for a malformed
+  // head or no Host, 405 CONNECT, 408 head not received in time, 413 a
+  // declared body over `max_request_body_bytes`, 431 head too large, 505 not
+  // HTTP/1.x. For logging: the reply is already written.
+  virtual void OnRequestRejected(const RejectedRequest& rejected) { (void)rejected; }
 };
 
 // ServerStream

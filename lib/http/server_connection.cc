@@ -491,12 +491,12 @@ bool ServerConnection::StartStream() {
     return false;
   }
   if (parser_.method == HTTP_CONNECT) {
-    ConnectionReply(405, "method_not_allowed", "CONNECT is not supported");
+    ConnectionReply(405, "method_not_allowed", "CONNECT is not supported", &request_);
     return false;
   }
   if (http_minor_ >= 1 && request_.authority.empty()) {
     server_.stats().cx_protocol_error.Inc();
-    ConnectionReply(400, "bad_request", "missing Host header");
+    ConnectionReply(400, "bad_request", "missing Host header", &request_);
     return false;
   }
   if (options.max_request_body_bytes > 0 &&
@@ -505,7 +505,8 @@ bool ServerConnection::StartStream() {
     ConnectionReply(413, "payload_too_large",
                     absl::StrCat("request body of ", *content_length_,
                                  " bytes exceeds the limit of ",
-                                 options.max_request_body_bytes));
+                                 options.max_request_body_bytes),
+                    &request_);
     return false;
   }
 
@@ -849,9 +850,20 @@ void ServerConnection::ResetStream(StreamResetReason reason, int status,
 }
 
 void ServerConnection::ConnectionReply(int status, std::string_view code,
-                                       std::string_view detail) {
+                                       std::string_view detail,
+                                       const RequestView* refused) {
   if (closed_) return;
   WriteLocalReply(status, code, detail);
+  RejectedRequest rejected;
+  rejected.status = status;
+  rejected.code = code;
+  rejected.detail = detail;
+  if (refused != nullptr) {
+    rejected.method = refused->method;
+    rejected.path = refused->path;
+    rejected.http_minor = http_minor_;
+  }
+  handler_->OnRequestRejected(rejected);
   CloseGracefully();
 }
 

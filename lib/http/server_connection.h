@@ -187,9 +187,10 @@ class ServerConnection final : public ServerStream,
   // and closes the connection (gracefully when a reply was sent).
   void ResetStream(StreamResetReason reason, int status, std::string_view code,
                    std::string_view detail);
-  // A reply that belongs to no stream (bad head, 431, 408 on headers).
-  void ConnectionReply(int status, std::string_view code,
-                       std::string_view detail);
+  // A reply that belongs to no stream (bad head, 431, 408 on headers), told
+  // to the handler; `refused` is the request when its head was complete.
+  void ConnectionReply(int status, std::string_view code, std::string_view detail,
+                       const RequestView* refused = nullptr);
   void WriteLocalReply(int status, std::string_view code,
                        std::string_view detail);
   void CloseGracefully();

@@ -379,6 +379,18 @@ void ProxyHandler::OnProxyComplete(ProxyStream& proxy,
   Finish(status, code);
 }
 
+void ProxyHandler::OnRequestRejected(const RejectedRequest& rejected) {
+  if (!core_.access_log.enabled()) return;
+  AccessLogRecord record;
+  record.start = std::chrono::system_clock::now();
+  record.method = rejected.method;
+  record.path = rejected.path;
+  record.http_minor = rejected.http_minor;
+  record.status = rejected.status;
+  record.error = rejected.code;
+  core_.access_log.Add(record);
+}
+
 void ProxyHandler::OnStreamReset(StreamResetReason reason) {
   route_handle_.reset();
   EndAttempt(std::nullopt);

@@ -43,6 +43,8 @@ class ProxyHandler final : public RequestHandler, public ProxyCallbacks {
   // RequestHandler: the stream's events while no ProxyStream holds them.
   void OnRequestHeaders(ServerStream& stream) override;
   void OnStreamReset(StreamResetReason reason) override;
+  // A request the HTTP server refused before routing: logged like the rest.
+  void OnRequestRejected(const RejectedRequest& rejected) override;
 
   // ProxyCallbacks
   ProxyHeadAction OnResponseHead(ProxyStream& proxy,

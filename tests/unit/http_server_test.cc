@@ -36,6 +36,8 @@ struct ServerLog {
   size_t body_bytes = 0;
   std::string body;
   int ends = 0;
+  // OnRequestRejected(): "status|code|method|path".
+  std::vector<std::string> rejections;
 };
 
 // Answers by path:
@@ -113,6 +115,13 @@ class TestHandler : public RequestHandler {
   void OnStreamReset(StreamResetReason reason) override {
     log_.resets.push_back(reason);
     if (log_.held == stream_) log_.held = nullptr;
+  }
+
+  void OnRequestRejected(const RejectedRequest& rejected) override {
+    log_.rejections.push_back(std::to_string(rejected.status) + "|" +
+                              std::string(rejected.code) + "|" +
+                              std::string(rejected.method) + "|" +
+                              std::string(rejected.path));
   }
 
   void OnWriteBufferHigh() override {
@@ -367,7 +376,11 @@ TEST_CASE("61 KiB of request headers get 431 and a closed connection") {
         std::string::npos);
   CHECK(response->Header("connection") == "close");
   CHECK(client.WaitClosed());
-  fixture.loop.Run([&] { CHECK(fixture.log.targets.empty()); });
+  fixture.loop.Run([&] {
+    CHECK(fixture.log.targets.empty());
+    CHECK(fixture.log.rejections ==
+          std::vector<std::string>{"431|request_header_fields_too_large||"});
+  });
 }
 
 TEST_CASE("too many request headers get 431") {
@@ -500,7 +513,13 @@ TEST_CASE("malformed requests get 400 with llhttp's reason, then close") {
     CHECK(client.WaitClosed());
   }
   CHECK(fixture.Counter("downstream_cx_protocol_error") == 4);
-  fixture.loop.Run([&] { CHECK(fixture.log.targets.empty()); });
+  fixture.loop.Run([&] {
+    CHECK(fixture.log.targets.empty());
+    // The handler hears of each; a request with a complete head is named.
+    CHECK(fixture.log.rejections ==
+          std::vector<std::string>{"400|bad_request||", "400|bad_request||",
+                                   "400|bad_request||", "400|bad_request|GET|/"});
+  });
 }
 
 TEST_CASE("a malformed chunk in an open stream resets it and answers 400") {

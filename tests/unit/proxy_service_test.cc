@@ -329,6 +329,22 @@ TEST_CASE("requests the proxy cannot take are answered and logged") {
   REQUIRE(line);
   CHECK(line->find("\"POST /rr HTTP/1.1\" 413 ") != std::string::npos);
   CHECK(line->find(" error=payload_too_large") != std::string::npos);
+
+  // Refused by the HTTP server before routing: logged all the same.
+  std::optional<HttpResponse> no_host = Exchange(h.address, "GET /rr HTTP/1.1\r\n\r\n");
+  REQUIRE(no_host);
+  CHECK(no_host->status == 400);
+  line = h.log.ReadLine();
+  REQUIRE(line);
+  CHECK(line->find("\"GET /rr HTTP/1.1\" 400 route=- key=- lookup=- upstream=- "
+                   "addr=- dur_ms=0.000 error=bad_request") != std::string::npos);
+  std::optional<HttpResponse> malformed =
+      Exchange(h.address, "GET /rr HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n");
+  REQUIRE(malformed);
+  CHECK(malformed->status == 400);
+  line = h.log.ReadLine();
+  REQUIRE(line);
+  CHECK(line->find("\"- - HTTP/1.1\" 400 route=- ") != std::string::npos);
   CHECK(h.a.requests() + h.b.requests() == 0);
 }
 
