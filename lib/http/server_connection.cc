@@ -217,14 +217,14 @@ void ServerConnection::CloseNow() {
   MarkClosed();
 }
 
-void ServerConnection::CloseGracefully() {
+void ServerConnection::CloseGracefully(bool peer_done) {
   if (closed_) return;
   const HttpServerOptions& options = server_.options();
   uint64_t flush_ms = TimerMilliseconds(options.stream_idle_timeout);
   if (flush_ms == 0) flush_ms = 60 * 1000;
   uint64_t linger_ms = TimerMilliseconds(options.close_linger_timeout);
   if (linger_ms == 0) linger_ms = 1;
-  tcp_->CloseAfterFlush(flush_ms, linger_ms);
+  tcp_->CloseAfterFlush(flush_ms, linger_ms, peer_done);
   tcp_ = nullptr;
   MarkClosed();
 }
@@ -820,7 +820,11 @@ void ServerConnection::FinishStream() {
   callbacks_ = handler_.get();
   read_disable_count_ = 0;
   if (close_after_response_ || peer_eof_ || draining_ || tunnel_ || upgrade_) {
-    CloseGracefully();
+    // A client that closed its side, or whose complete request asked to
+    // close, sends nothing more; otherwise (an early answer, draining) more
+    // may be on its way and the close lingers.
+    CloseGracefully(peer_eof_ ||
+                    (request_complete_ && !keep_alive_ && !tunnel_ && !upgrade_));
     return;
   }
   last_activity_ms_ = NowMs();

@@ -193,7 +193,9 @@ class ServerConnection final : public ServerStream,
                        const RequestView* refused = nullptr);
   void WriteLocalReply(int status, std::string_view code,
                        std::string_view detail);
-  void CloseGracefully();
+  // `peer_done`: the client will send nothing more (see
+  // TcpConnection::CloseAfterFlush()).
+  void CloseGracefully(bool peer_done = false);
   void CloseNow();
   void MarkClosed();
 

@@ -10,10 +10,10 @@
 //  - high/low watermarks on the bytes queued for writing;
 //  - one timer for the owner's timeouts;
 //  - `CloseAfterFlush()`: detach from the owner, write what is queued, then
-//    close at once when the peer has sent nothing unread; otherwise shut
-//    down the sending side, read and discard until EOF or a linger timeout,
-//    then close. Either way the client gets the last response instead of a
-//    reset.
+//    close at once when the peer is done sending and nothing of it is
+//    unread; otherwise shut down the sending side, read and discard until
+//    EOF or a linger timeout, then close. Either way the client gets the
+//    last response instead of a reset.
 //
 // Lifetime: the connection deletes itself once its handles are closed. After
 // `Close()` or `CloseAfterFlush()` the owner must forget it; no callback
@@ -123,11 +123,14 @@ class TcpConnection final : public Deferred {
   // TcpConnection::CloseAfterFlush()
   //
   // Detaches from the owner and closes gracefully: the queued bytes get up to
-  // `flush_timeout_ms` without progress to be written; then, if the peer has
-  // input unread (which closing would answer with a reset), the connection
+  // `flush_timeout_ms` without progress to be written; then the connection
   // shuts down its side and reads and discards for up to `linger_ms` (or
-  // until EOF), else it closes at once.
-  void CloseAfterFlush(uint64_t flush_timeout_ms, uint64_t linger_ms);
+  // until EOF), because input arriving at a closed socket is answered with a
+  // reset that can destroy the response before the client reads it. With
+  // `peer_done` (the owner knows the peer will send nothing more: it sent
+  // EOF, or a complete last request) and nothing unread, it closes at once.
+  void CloseAfterFlush(uint64_t flush_timeout_ms, uint64_t linger_ms,
+                       bool peer_done = false);
 
   const SocketAddress& peer_address() const { return peer_; }
   const SocketAddress& local_address() const { return local_; }
@@ -181,6 +184,7 @@ class TcpConnection final : public Deferred {
   bool shutdown_started_ = false;
   bool closed_ = false;
   bool lingering_ = false;  // CloseAfterFlush() called
+  bool peer_done_ = false;  // ... and told the peer sends nothing more
   uint64_t flush_timeout_ms_ = 0;
   uint64_t linger_ms_ = 0;
 
