@@ -162,8 +162,8 @@ class Router {
   // Compiles `hcm`'s route table and creates an AffinityLookup per affinity
   // route (stats under "http.<stat_prefix>.affinity."), each on a transport
   // from `transports` (`LookupTransport::CreateCurl` for libcurl's;
-  // homing-proxy passes one over its own HTTP client). `clusters` must
-  // outlive the router.
+  // homing-proxy passes one over its own HTTP client; an empty factory is
+  // InvalidArgument). `clusters` must outlive the router.
   static absl::StatusOr<std::unique_ptr<Router>> Create(
       Dispatcher& dispatcher, ClusterManager& clusters,
       const HttpConnectionManagerSpec& hcm, StatsStore& stats,
@@ -188,7 +188,8 @@ class Router {
   //
   // The target answered 421 Misdirected Request: forget the key's answer so
   // the next Route() asks the resolver again (counts
-  // `affinity.owner_misdirected`).
+  // `affinity.owner_misdirected`). A decision for the default target is left
+  // alone (as by `OwnerUnreachable()`): the key's failure backoff goes on.
   void Misdirected(const RoutingDecision& decision);
 
   // Router::OwnerUnreachable()

@@ -250,9 +250,13 @@ struct Router::Impl {
     Finish(id, WithDnsAnswer(std::move(it->second->decision), info));
   }
 
-  // Invalidates the key of an affinity decision; false for other routes.
+  // Invalidates the key of an affinity decision; false for other routes and
+  // for the default target, which no resolver named: forgetting would end
+  // the key's failure backoff and send the next request to a failing
+  // resolver at once.
   bool ForgetOwner(const RoutingDecision& decision) {
     if (decision.route == nullptr) return false;
+    if (decision.lookup_source == LookupOutcome::Source::kDefaultTarget) return false;
     RouteTarget& target = targets[decision.route->index()];
     if (target.lookup == nullptr) return false;
     target.lookup->Invalidate(decision.key);
@@ -274,6 +278,9 @@ absl::StatusOr<std::unique_ptr<Router>> Router::Create(
     Dispatcher& dispatcher, ClusterManager& clusters,
     const HttpConnectionManagerSpec& hcm, StatsStore& stats,
     const TransportFactory& transports) {
+  if (!transports) {
+    return absl::InvalidArgumentError("Router::Create: no transport factory");
+  }
   absl::StatusOr<std::shared_ptr<const RouteTable>> table =
       RouteTable::Compile(hcm.route_config);
   if (!table.ok()) return table.status();

@@ -31,7 +31,9 @@ std::string Owner(int i) {
   return absl::StrCat("server-", i, ".server-headless.poc-routing.svc.cluster.local:8081");
 }
 
-std::string Config(uint16_t dns_port, uint16_t resolver_port) {
+// `affinity_extra`: more lines for the /join route's affinity settings.
+std::string Config(uint16_t dns_port, uint16_t resolver_port,
+                   std::string_view affinity_extra = "") {
   return absl::StrCat(R"(
 static_resources:
   listeners:
@@ -58,6 +60,7 @@ static_resources:
                     lookup_timeout: 1s
                     max_age: 30s
                     allowed_hostports: ["*.server-headless.poc-routing.svc.cluster.local:8081"]
+)", std::string(affinity_extra), R"(
               - match: {prefix: /where}
                 route: {cluster: resolver}
           http_filters:
@@ -102,8 +105,9 @@ struct Pipeline {
   StatsStore stats;
   std::unique_ptr<ClusterManager> clusters;
   std::unique_ptr<Router> router;
+  std::optional<Bootstrap> config;
 
-  Pipeline() {
+  explicit Pipeline(std::string_view affinity_extra = "") {
     REQUIRE(dns.Start().ok());
     REQUIRE(dns.SetRecords({{kResolverName, kResolverIp},
                             {"server-0.server-headless.poc-routing.svc.cluster.local", "127.0.1.61"},
@@ -112,8 +116,9 @@ struct Pipeline {
     auto started = ResolverProcess::Start({.address = kResolverIp});
     REQUIRE_MESSAGE(started.ok(), started.status().ToString());
     resolver = *std::move(started);
-    auto config = ParseConfig(Config(dns.port(), resolver->port()));
-    REQUIRE_MESSAGE(config.ok(), config.status().ToString());
+    auto parsed = ParseConfig(Config(dns.port(), resolver->port(), affinity_extra));
+    REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
+    config = *std::move(parsed);
     auto created = LibuvDispatcher::Create();
     REQUIRE(created.ok());
     dispatcher = *std::move(created);
@@ -267,6 +272,36 @@ TEST_CASE("an unreachable owner sends the next request back to the resolver") {
   p.router->ReportOutcome(third, RequestOutcome::kConnectFailure);
   CHECK(p.Counter("http.ingress_http.affinity.owner_unreachable") == 2);
   CHECK(p.Route("/join?client_id=k").lookup_source == LookupOutcome::Source::kResolver);
+}
+
+TEST_CASE("a failing default target does not end the key's failure backoff") {
+  Pipeline p("                    default_target: " + Owner(1));
+  p.Control(R"({"status": 503})");
+  RoutingDecision first = p.Route("/join?client_id=k");
+  REQUIRE(first.forward());
+  CHECK(first.lookup_source == LookupOutcome::Source::kDefaultTarget);
+  const uint64_t attempts = p.Counter("http.ingress_http.affinity.lookup_attempt");
+
+  // Neither a refused connection nor a 421 from the fallback makes the next
+  // request ask the failing resolver before its backoff ends.
+  p.router->ReportOutcome(first, RequestOutcome::kConnectFailure);
+  p.router->Misdirected(first);
+  CHECK(p.Counter("http.ingress_http.affinity.owner_unreachable") == 0);
+  CHECK(p.Counter("http.ingress_http.affinity.owner_misdirected") == 0);
+  std::optional<RoutingDecision> second = p.RouteNow("/join?client_id=k");
+  REQUIRE(second.has_value());
+  CHECK(second->lookup_source == LookupOutcome::Source::kDefaultTarget);
+  CHECK(p.Counter("http.ingress_http.affinity.lookup_attempt") == attempts);
+}
+
+TEST_CASE("Router::Create needs a transport factory") {
+  Pipeline p;
+  auto made = Router::Create(*p.dispatcher, *p.clusters,
+                             p.config->listeners[0].http_connection_manager, p.stats,
+                             Router::TransportFactory());
+  REQUIRE_FALSE(made.ok());
+  CHECK(made.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(made.status().message()) == "Router::Create: no transport factory");
 }
 
 TEST_CASE("destroying the handle cancels a pending decision") {
