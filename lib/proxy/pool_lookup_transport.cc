@@ -40,12 +40,9 @@ class PoolLookupRequest final : public Cancelable,
   ~PoolLookupRequest() override { Detach(); }
 
   void Start(ConnectionPool& pool, Duration timeout) {
+    pool_ = &pool;
     timer_->Arm(timeout);
-    // An idle connection or an immediate failure calls back from inside
-    // NewStream(); a failure is then delivered from the timer.
-    in_call_ = true;
-    pending_ = pool.NewStream(*this);
-    in_call_ = false;
+    RequestStream();
   }
 
  private:
@@ -53,6 +50,7 @@ class PoolLookupRequest final : public Cancelable,
   void OnPoolReady(UpstreamConnection& connection) override {
     pending_.reset();
     connection_ = &connection;
+    on_reused_connection_ = connection.reused();
     UpstreamRequestHead head;
     head.path = path_;
     head.authority = host_;
@@ -96,8 +94,15 @@ class PoolLookupRequest final : public Cancelable,
     connection_ = nullptr;  // back to its pool once this returns
     Deliver(std::move(response_));
   }
-  void OnUpstreamReset(UpstreamResetReason reason, bool) override {
+  void OnUpstreamReset(UpstreamResetReason reason, bool response_started) override {
     connection_ = nullptr;
+    if (on_reused_connection_ && !response_started && !retried_) {
+      // Most likely the resolver closed the idle connection as the request
+      // went out: once more on a fresh one, within the same timeout.
+      retried_ = true;
+      RequestStream();
+      return;
+    }
     Response response;
     response.error = Response::Error::kOther;
     response.error_detail =
@@ -117,6 +122,16 @@ class PoolLookupRequest final : public Cancelable,
     response.error = Response::Error::kTimeout;
     response.error_detail = "no answer within the lookup timeout";
     Finish(std::move(response));
+  }
+
+  // Asks the pool for a connection. An idle connection or an immediate
+  // failure calls back from inside NewStream(); a failure is then delivered
+  // from the timer.
+  void RequestStream() {
+    const bool outer_call = in_call_;
+    in_call_ = true;
+    pending_ = pool_->NewStream(*this);
+    in_call_ = outer_call;
   }
 
   // Hands `response` to the callback now, or on the next loop iteration
@@ -147,11 +162,14 @@ class PoolLookupRequest final : public Cancelable,
   const std::string path_;
   LookupTransport::Callback callback_;
   std::unique_ptr<Timer> timer_;
+  ConnectionPool* pool_ = nullptr;
   std::unique_ptr<PendingStream> pending_;
   UpstreamConnection* connection_ = nullptr;  // while the exchange is ours
   Response response_;
   std::optional<Response> deferred_;  // a result that came inside a call
   bool in_call_ = false;
+  bool on_reused_connection_ = false;
+  bool retried_ = false;  // after a failure on a reused connection
 };
 
 }  // namespace

@@ -11,7 +11,9 @@
 // runs once, never from inside Get(); destroying the handle cancels it, also
 // from inside the callback; `timeout` bounds the connect and the exchange
 // (kTimeout); a refused or failed connect is kConnectFailure; a reset, a
-// malformed answer or a body over 64 KiB is kOther.
+// malformed answer or a body over 64 KiB is kOther. A request that fails on a
+// kept-alive connection before any answer (the resolver closed it as the
+// request went out) is sent once more on a fresh connection.
 //
 // Example:
 //

@@ -88,6 +88,30 @@ TEST_CASE("PoolLookupTransport returns the resolver's status and body") {
   CHECK(f.resolver.requests() == 2);
 }
 
+TEST_CASE("A request lost on a kept-alive connection is sent once more") {
+  Fixture f;
+  f.Get(f.resolver.address, "/where?client_id=7");
+  REQUIRE(f.Wait().status == 200);
+  // The resolver closes the kept-alive connection as the next request
+  // arrives: it goes again on a fresh connection.
+  f.resolver.set_drop_next();
+  f.Get(f.resolver.address, "/where?client_id=8");
+  Response answer = f.Wait();
+  CHECK(answer.error == Response::Error::kNone);
+  CHECK(answer.status == 200);
+  CHECK(f.resolver.requests() == 3);
+}
+
+TEST_CASE("A request lost on a fresh connection is not sent again") {
+  Fixture f;
+  f.resolver.set_drop_next();
+  f.Get(f.resolver.address, "/where?client_id=7");
+  Response answer = f.Wait();
+  CHECK(answer.error == Response::Error::kOther);
+  CHECK_MESSAGE(answer.error_detail.find("upstream ") == 0, answer.error_detail);
+  CHECK(f.resolver.requests() == 1);
+}
+
 TEST_CASE("PoolLookupTransport reports a refused connection as a connect failure") {
   SocketAddress closed;
   {

@@ -121,6 +121,8 @@ class TestUpstream {
   void set_misdirect(bool on) { state_->misdirect.store(on); }
   void set_misdirect_once() { state_->misdirect_once.store(true); }
   void set_fail_status(int status) { state_->fail_status.store(status); }
+  // The next request's connection is closed without an answer.
+  void set_drop_next() { state_->drop_next.store(true); }
   // What …/where answers; set before requests arrive.
   void set_where_answer(std::string hostport) {
     loop_.Run([&] { state_->where_answer = std::move(hostport); });
@@ -135,6 +137,7 @@ class TestUpstream {
     std::atomic<bool> misdirect{false};
     std::atomic<bool> misdirect_once{false};
     std::atomic<int> fail_status{0};
+    std::atomic<bool> drop_next{false};
     std::vector<ServerStream*> held;  // loop thread only
     std::string where_answer;         // loop thread only
   };
@@ -161,6 +164,11 @@ class TestUpstream {
     void OnRequestEnd() override {
       if (upgrade_) {
         stream_->SendResponseEnd();
+        return;
+      }
+      bool drop = true;
+      if (state_->drop_next.compare_exchange_strong(drop, false)) {
+        stream_->Reset();
         return;
       }
       const HttpHeader text[] = {{"content-type", "text/plain"}};
