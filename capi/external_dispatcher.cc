@@ -1,10 +1,10 @@
 // File: capi/external_dispatcher.cc
 //
-// Armed timers sit in one ordered map keyed by (deadline, arming sequence),
-// as in ManualDispatcher: firing order is deadline order, ties in arming
-// order, and a ProcessTimers() call fires only timers armed before it began.
-// Callbacks are held by shared_ptr and copied before each call, so a watch or
-// timer may destroy itself from its own callback.
+// Timers live in a TimerQueue on the monotonic clock, as in
+// ManualDispatcher: firing order is deadline order, ties in arming order,
+// and a ProcessTimers() call fires only timers armed before it began. Watch
+// callbacks are held by shared_ptr and copied before each call, so a watch
+// may destroy itself from its own callback.
 
 #include "external_dispatcher.h"
 
@@ -16,23 +16,19 @@
 #include <climits>
 #include <cstring>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
-#include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "io/deadline.h"
+#include "io/timer_queue.h"
 
 namespace homing::capi {
 namespace {
-
-using TimerKey = std::pair<MonotonicTime, uint64_t>;
 
 // The host's events as the Dispatcher's bits (the values agree; this keeps
 // the two sets of names apart).
@@ -56,8 +52,8 @@ struct ExternalDispatcher::State {
     std::optional<MonotonicTime> want;
     if (HasPosted()) {
       want = MonotonicTime::min();  // as soon as possible
-    } else if (!armed.empty()) {
-      want = armed.begin()->first.first;
+    } else {
+      want = timers.NextDeadline();
     }
     if (want == reported) return;
     reported = want;
@@ -105,9 +101,11 @@ struct ExternalDispatcher::State {
   std::mutex posted_mu;
   std::deque<PostedTask> posted;  // guarded by posted_mu
 
-  uint64_t next_timer_seq = 0;
-  std::map<TimerKey, ExternalTimer*> armed;
-  absl::flat_hash_set<ExternalTimer*> timers;  // armed or not, for detaching
+  // Deadline changes outside a CallScope are reported at once.
+  internal::TimerQueue timers{[] { return MonotonicClock::now(); },
+                              [this] {
+                                if (call_depth == 0) Reschedule();
+                              }};
   absl::flat_hash_map<int, ExternalWatch*> watches;
 };
 
@@ -160,77 +158,6 @@ class ExternalDispatcher::ExternalWatch final : public FdWatch {
   const std::shared_ptr<FdCallback> callback_;
 };
 
-class ExternalDispatcher::ExternalTimer final : public Timer {
- public:
-  ExternalTimer(State* state, TimerCallback callback)
-      : state_(state),
-        callback_(std::make_shared<TimerCallback>(std::move(callback))) {
-    state_->timers.insert(this);
-  }
-
-  ~ExternalTimer() override {
-    if (state_ == nullptr) return;
-    Disarm();
-    state_->timers.erase(this);
-  }
-
-  void Arm(Duration delay) override { Schedule(delay, Duration::zero()); }
-
-  void ArmRepeating(Duration interval) override {
-    interval = std::max(interval, Duration(1));
-    Schedule(interval, interval);
-  }
-
-  void Disarm() override {
-    if (!key_) return;
-    state_->armed.erase(*key_);
-    key_.reset();
-    if (state_->call_depth == 0) state_->Reschedule();
-  }
-
-  bool armed() const override { return key_.has_value(); }
-
-  void Detach() {
-    key_.reset();
-    state_ = nullptr;
-  }
-
-  // ExternalTimer::Fire()
-  //
-  // Called after the dispatcher took the timer off the armed map. A
-  // repeating timer re-arms first, dropping firings the loop fell behind on.
-  void Fire(MonotonicTime deadline) {
-    key_.reset();
-    if (interval_ > Duration::zero()) {
-      const MonotonicTime now = MonotonicClock::now();
-      MonotonicTime next = internal::SaturatingAdd(deadline, interval_);
-      if (next <= now) next = internal::SaturatingAdd(now, interval_);
-      Insert(next);
-    }
-    const std::shared_ptr<TimerCallback> callback = callback_;
-    (*callback)();
-  }
-
- private:
-  void Schedule(Duration delay, Duration interval) {
-    if (state_ == nullptr) return;
-    if (key_) state_->armed.erase(*key_);
-    interval_ = interval;
-    Insert(internal::SaturatingAdd(MonotonicClock::now(), delay));
-    if (state_->call_depth == 0) state_->Reschedule();
-  }
-
-  void Insert(MonotonicTime deadline) {
-    key_ = TimerKey(deadline, state_->next_timer_seq++);
-    state_->armed.emplace(*key_, this);
-  }
-
-  State* state_;
-  const std::shared_ptr<TimerCallback> callback_;
-  Duration interval_ = Duration::zero();  // zero for one-shot firings
-  std::optional<TimerKey> key_;           // set while armed
-};
-
 absl::StatusOr<std::unique_ptr<ExternalDispatcher>> ExternalDispatcher::Create(
     homing_watch_cb watch, homing_timer_cb timer, void* user_data) {
   const int wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -258,7 +185,6 @@ ExternalDispatcher::~ExternalDispatcher() {
     }
     if (unrun.empty()) break;
   }
-  for (ExternalTimer* timer : state_->timers) timer->Detach();
   for (auto& [fd, watch] : state_->watches) watch->Detach();
   if (state_->reported) state_->timer(-1, state_->user_data);
   state_->watch(state_->wake_fd, 0, state_->user_data);
@@ -278,28 +204,14 @@ void ExternalDispatcher::ProcessTimers() {
   // The host's one-shot timer has fired: whatever is armed next must be
   // reported again.
   state_->reported.reset();
-  const MonotonicTime now = MonotonicClock::now();
-  const uint64_t armed_before = state_->next_timer_seq;
-  std::vector<TimerKey> due;
-  for (const auto& [key, timer] : state_->armed) {
-    if (key.first > now) break;
-    if (key.second < armed_before) due.push_back(key);
-  }
-  for (const TimerKey& key : due) {
-    // An earlier callback may have disarmed or destroyed this timer.
-    auto it = state_->armed.find(key);
-    if (it == state_->armed.end()) continue;
-    ExternalTimer* timer = it->second;
-    state_->armed.erase(it);
-    timer->Fire(key.first);
-  }
+  state_->timers.FireDue();
   state_->RunPostedBatch();
 }
 
 int ExternalDispatcher::TimeoutMs() const {
   if (state_->HasPosted()) return 0;
-  if (state_->armed.empty()) return -1;
-  return state_->MillisecondsUntil(state_->armed.begin()->first.first);
+  const std::optional<MonotonicTime> next = state_->timers.NextDeadline();
+  return next ? state_->MillisecondsUntil(*next) : -1;
 }
 
 ExternalDispatcher::CallScope::CallScope(ExternalDispatcher& dispatcher)
@@ -320,7 +232,7 @@ std::unique_ptr<FdWatch> ExternalDispatcher::WatchFd(int fd, uint32_t events,
 }
 
 std::unique_ptr<Timer> ExternalDispatcher::CreateTimer(TimerCallback callback) {
-  return std::make_unique<ExternalTimer>(state_.get(), std::move(callback));
+  return state_->timers.CreateTimer(std::move(callback));
 }
 
 void ExternalDispatcher::Post(PostedTask task) {

@@ -90,7 +90,6 @@ class ExternalDispatcher final : public Dispatcher {
  private:
   struct State;
   class ExternalWatch;
-  class ExternalTimer;
 
   explicit ExternalDispatcher(std::unique_ptr<State> state);
 

@@ -115,7 +115,6 @@ class ManualDispatcher final : public Dispatcher {
   bool IsLoopThread() const override;
 
  private:
-  class ManualTimer;
   class ManualFdWatch;
   struct State;
 

@@ -1,10 +1,8 @@
 // File: lib/io/manual_dispatcher.cc
 //
-// Armed timers sit in one ordered map keyed by (deadline, arming sequence),
-// so firing order is deadline order with ties broken by arming order, and a
-// round can tell the timers that were due when it started (lower sequence)
-// from those its callbacks armed. Callbacks are held by shared_ptr and copied
-// before each call, so a watch or timer may destroy itself in its callback.
+// Timers live in a TimerQueue on the simulated clock; watches are polled
+// with poll(2). Callbacks are held by shared_ptr and copied before each
+// call, so a watch may destroy itself in its callback.
 
 #include "homing/manual_dispatcher.h"
 
@@ -22,13 +20,11 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "common/log.h"
 #include "io/deadline.h"
+#include "io/timer_queue.h"
 
 namespace homing {
-
-using TimerKey = std::pair<MonotonicTime, uint64_t>;
 
 struct ManualDispatcher::State {
   explicit State(MonotonicTime start)
@@ -48,83 +44,10 @@ struct ManualDispatcher::State {
   std::mutex posted_mu;
   std::deque<PostedTask> posted;  // guarded by posted_mu
 
-  uint64_t next_timer_seq = 0;
-  std::map<TimerKey, ManualTimer*> armed;
-  absl::flat_hash_set<ManualTimer*> timers;  // armed or not, for detaching
+  internal::TimerQueue timers{[this] { return Now(); }};
 
   uint64_t next_watch_id = 0;
   std::map<uint64_t, ManualFdWatch*> watches;  // creation order
-};
-
-class ManualDispatcher::ManualTimer final : public Timer {
- public:
-  ManualTimer(State* state, TimerCallback callback)
-      : state_(state),
-        callback_(std::make_shared<TimerCallback>(std::move(callback))) {
-    state_->timers.insert(this);
-  }
-
-  ~ManualTimer() override {
-    if (state_ == nullptr) return;
-    Disarm();
-    state_->timers.erase(this);
-  }
-
-  void Arm(Duration delay) override { Schedule(delay, Duration::zero()); }
-
-  void ArmRepeating(Duration interval) override {
-    interval = std::max(interval, Duration(1));
-    Schedule(interval, interval);
-  }
-
-  void Disarm() override {
-    if (!key_) return;
-    state_->armed.erase(*key_);
-    key_.reset();
-  }
-
-  bool armed() const override { return key_.has_value(); }
-
-  // ManualTimer::Detach()
-  //
-  // The dispatcher is going away; from now on the timer does nothing.
-  void Detach() {
-    key_.reset();
-    state_ = nullptr;
-  }
-
-  // ManualTimer::Fire()
-  //
-  // Called by the dispatcher after taking the timer off the armed map.
-  void Fire(MonotonicTime deadline) {
-    key_.reset();
-    if (interval_ > Duration::zero()) {
-      const MonotonicTime now = state_->Now();
-      MonotonicTime next = internal::SaturatingAdd(deadline, interval_);
-      if (next <= now) next = internal::SaturatingAdd(now, interval_);
-      Insert(next);
-    }
-    const std::shared_ptr<TimerCallback> callback = callback_;
-    (*callback)();
-  }
-
- private:
-  void Schedule(Duration delay, Duration interval) {
-    if (state_ == nullptr) return;
-    Disarm();
-    interval_ = interval;
-    Insert(internal::SaturatingAdd(state_->Now(), delay));
-  }
-
-  void Insert(MonotonicTime deadline) {
-    key_ = TimerKey(deadline, state_->next_timer_seq++);
-    state_->armed.emplace(*key_, this);
-  }
-
-  State* state_;
-  const std::shared_ptr<TimerCallback> callback_;
-  Duration interval_ = Duration::zero();  // zero for one-shot firings
-  std::optional<TimerKey> key_;           // set while armed
 };
 
 class ManualDispatcher::ManualFdWatch final : public FdWatch {
@@ -193,7 +116,6 @@ ManualDispatcher::~ManualDispatcher() {
     }
     if (unrun.empty()) break;
   }
-  for (ManualTimer* timer : state_->timers) timer->Detach();
   for (auto& [id, watch] : state_->watches) watch->Detach();
 }
 
@@ -274,12 +196,11 @@ size_t ManualDispatcher::RunUntilIdle() {
 }
 
 std::optional<MonotonicTime> ManualDispatcher::NextTimerDeadline() const {
-  if (state_->armed.empty()) return std::nullopt;
-  return state_->armed.begin()->first.first;
+  return state_->timers.NextDeadline();
 }
 
 size_t ManualDispatcher::armed_timer_count() const {
-  return state_->armed.size();
+  return state_->timers.armed_count();
 }
 
 MonotonicTime ManualDispatcher::Now() const { return state_->Now(); }
@@ -291,7 +212,7 @@ std::unique_ptr<FdWatch> ManualDispatcher::WatchFd(int fd, uint32_t events,
 }
 
 std::unique_ptr<Timer> ManualDispatcher::CreateTimer(TimerCallback callback) {
-  return std::make_unique<ManualTimer>(state_.get(), std::move(callback));
+  return state_->timers.CreateTimer(std::move(callback));
 }
 
 void ManualDispatcher::Post(PostedTask task) {
@@ -314,19 +235,8 @@ size_t ManualDispatcher::RunDue() {
 }
 
 size_t ManualDispatcher::RunRound() {
-  size_t ran = 0;
-  const uint64_t round_end = state_->next_timer_seq;
-  while (!state_->armed.empty()) {
-    const auto first = state_->armed.begin();
-    const auto [deadline, seq] = first->first;
-    // Entries armed during this round sort after every older due entry.
-    if (deadline > Now() || seq >= round_end) break;
-    ManualTimer* timer = first->second;
-    state_->armed.erase(first);
-    timer->Fire(deadline);
-    ++ran;
-  }
-  return ran + RunPosted();
+  const size_t fired = state_->timers.FireDue();
+  return fired + RunPosted();
 }
 
 void ManualDispatcher::BindToCurrentThread() {
