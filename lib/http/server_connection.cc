@@ -43,11 +43,7 @@ ServerStats::ServerStats(const StatsScope& scope)
       cx_tx_bytes_total(scope.Counter("downstream_cx_tx_bytes_total")),
       rq_total(scope.Counter("downstream_rq_total")),
       rq_active(scope.Gauge("downstream_rq_active")),
-      rq_status_class{&scope.Counter("downstream_rq_1xx"),
-                      &scope.Counter("downstream_rq_2xx"),
-                      &scope.Counter("downstream_rq_3xx"),
-                      &scope.Counter("downstream_rq_4xx"),
-                      &scope.Counter("downstream_rq_5xx")},
+      rq_status(scope, "downstream_rq"),
       rq_timeout(scope.Counter("downstream_rq_timeout")),
       rq_header_timeout(scope.Counter("downstream_rq_header_timeout")),
       rq_too_large(scope.Counter("downstream_rq_too_large")),
@@ -56,13 +52,6 @@ ServerStats::ServerStats(const StatsScope& scope)
       flow_control_resumed_reading_total(
           scope.Counter("downstream_flow_control_resumed_reading_total")),
       rq_time(scope.Histogram("downstream_rq_time")) {}
-
-void ServerStats::RecordStatus(int status) {
-  const int status_class = status / 100;
-  if (status_class >= 1 && status_class <= 5) {
-    rq_status_class[status_class - 1]->Inc();
-  }
-}
 
 // ---------------------------------------------------------------------------
 // ServerContext
@@ -659,7 +648,7 @@ void ServerConnection::EncodeHead(int status,
                                   std::optional<uint64_t> forced_length) {
   response_started_ = true;
   last_activity_ms_ = NowMs();
-  server_.stats().RecordStatus(status);
+  server_.stats().rq_status.Record(status);
 
   std::string_view nominated;  // names listed in the response's Connection
   std::string_view upgrade_value;
@@ -873,7 +862,7 @@ void ServerConnection::ConnectionReply(int status, std::string_view code,
 
 void ServerConnection::WriteLocalReply(int status, std::string_view code,
                                        std::string_view detail) {
-  server_.stats().RecordStatus(status);
+  server_.stats().rq_status.Record(status);
   const std::string body = LocalReplyBody(code, detail);
   std::string& out = tcp_->write_buffer();
   AppendStatusLine(&out, status);

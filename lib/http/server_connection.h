@@ -24,7 +24,6 @@
 
 #include <llhttp.h>
 
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,6 +34,7 @@
 #include "homing/stats.h"
 #include "http/header_collector.h"
 #include "http/io_context.h"
+#include "http/status_counters.h"
 #include "http/tcp_connection.h"
 
 namespace homing::internal {
@@ -50,15 +50,13 @@ struct ServerStats {
   Counter& cx_tx_bytes_total;
   Counter& rq_total;
   Gauge& rq_active;
-  std::array<Counter*, 5> rq_status_class;  // 1xx … 5xx
+  StatusClassCounters rq_status;  // downstream_rq_1xx … _5xx
   Counter& rq_timeout;
   Counter& rq_header_timeout;
   Counter& rq_too_large;
   Counter& flow_control_paused_reading_total;
   Counter& flow_control_resumed_reading_total;
   Histogram& rq_time;
-
-  void RecordStatus(int status);
 };
 
 class ServerConnection;

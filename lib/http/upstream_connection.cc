@@ -36,11 +36,7 @@ PoolStats::PoolStats(const StatsScope& scope)
       cx_tx_bytes_total(scope.Counter("upstream_cx_tx_bytes_total")),
       rq_total(scope.Counter("upstream_rq_total")),
       rq_active(scope.Gauge("upstream_rq_active")),
-      rq_status_class{&scope.Counter("upstream_rq_1xx"),
-                      &scope.Counter("upstream_rq_2xx"),
-                      &scope.Counter("upstream_rq_3xx"),
-                      &scope.Counter("upstream_rq_4xx"),
-                      &scope.Counter("upstream_rq_5xx")},
+      rq_status(scope, "upstream_rq"),
       rq_pending_total(scope.Counter("upstream_rq_pending_total")),
       rq_pending_active(scope.Gauge("upstream_rq_pending_active")),
       rq_pending_overflow(scope.Counter("upstream_rq_pending_overflow")),
@@ -465,10 +461,7 @@ int UpstreamConnectionImpl::HandleHeadersComplete() {
   head_.Finish();
   response_started_ = true;
   response_keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
-  const int status_class = status / 100;
-  if (status_class >= 1 && status_class <= 5) {
-    context_.stats().rq_status_class[status_class - 1]->Inc();
-  }
+  context_.stats().rq_status.Record(status);
   ResponseHeadView view;
   view.status = status;
   view.http_minor = parser_.http_minor;

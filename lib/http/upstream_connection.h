@@ -18,7 +18,6 @@
 
 #include <llhttp.h>
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,6 +28,7 @@
 #include "homing/stats.h"
 #include "http/header_collector.h"
 #include "http/io_context.h"
+#include "http/status_counters.h"
 #include "http/tcp_connection.h"
 
 namespace homing::internal {
@@ -47,7 +47,7 @@ struct PoolStats {
   Counter& cx_tx_bytes_total;
   Counter& rq_total;
   Gauge& rq_active;
-  std::array<Counter*, 5> rq_status_class;
+  StatusClassCounters rq_status;  // upstream_rq_1xx … _5xx
   Counter& rq_pending_total;
   Gauge& rq_pending_active;
   Counter& rq_pending_overflow;
