@@ -11,29 +11,19 @@
 #include "absl/strings/str_join.h"
 #include "common/string_util.h"
 #include "config/parsers.h"
+#include "config/type_urls.h"
 #include "homing/config.h"
 
 namespace homing {
 namespace {
 
+using config_internal::kBufferFilterType;
+using config_internal::kCaresResolverType;
+using config_internal::kDfpClusterType;
+using config_internal::kDfpFilterType;
+using config_internal::kHttpConnectionManagerType;
+using config_internal::kRouterFilterType;
 using internal::ToAbsl;
-
-constexpr char kHttpConnectionManagerType[] =
-    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager"
-    ".v3.HttpConnectionManager";
-constexpr char kRouterFilterType[] =
-    "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
-constexpr char kDfpFilterType[] =
-    "type.googleapis.com/"
-    "envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig";
-constexpr char kBufferFilterType[] =
-    "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer";
-constexpr char kDfpClusterType[] =
-    "type.googleapis.com/"
-    "envoy.extensions.clusters.dynamic_forward_proxy.v3.ClusterConfig";
-constexpr char kCaresResolverType[] =
-    "type.googleapis.com/"
-    "envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig";
 
 // A JSON writer that places the commas.
 class JsonWriter {

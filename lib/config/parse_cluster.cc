@@ -5,13 +5,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/string_util.h"
 #include "config/parsers.h"
+#include "config/type_urls.h"
 
 namespace homing::config_internal {
 namespace {
 
-constexpr char kDfpClusterType[] =
-    "type.googleapis.com/"
-    "envoy.extensions.clusters.dynamic_forward_proxy.v3.ClusterConfig";
 constexpr uint64_t kMaxRingSize = 8 * 1024 * 1024;  // Envoy's bound
 constexpr uint64_t kMaxMaglevTableSize = 5000011;    // Envoy's bound
 

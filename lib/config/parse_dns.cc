@@ -5,16 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/string_util.h"
 #include "config/parsers.h"
+#include "config/type_urls.h"
 #include "homing/address.h"
 
 namespace homing::config_internal {
 namespace {
 
 using internal::ToAbsl;
-
-constexpr char kCaresResolverType[] =
-    "type.googleapis.com/"
-    "envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig";
 
 bool IsIpLiteral(std::string_view address) {
   return SocketAddress::FromIp(address, 0).ok();

@@ -5,22 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "config/parsers.h"
+#include "config/type_urls.h"
 
 namespace homing::config_internal {
 namespace {
 
-constexpr char kHttpConnectionManagerType[] =
-    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager"
-    ".v3.HttpConnectionManager";
-constexpr char kRouterFilterType[] =
-    "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
-constexpr char kDfpFilterType[] =
-    "type.googleapis.com/"
-    "envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig";
-constexpr char kBufferFilterType[] =
-    "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer";
-constexpr char kAffinityFilterType[] =
-    "type.googleapis.com/homing.filters.http.affinity.v1.Affinity";
 constexpr uint32_t kMaxRequestHeadersKb = 8192;  // Envoy's bound
 
 absl::Status ParseRouterConfig(const Node& node) {

@@ -13,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "common/string_util.h"
 #include "config/parsers.h"
+#include "config/type_urls.h"
 #include "homing/address.h"
 #include "re2/re2.h"
 
@@ -22,8 +23,6 @@ namespace {
 using internal::FromAbsl;
 using internal::ToAbsl;
 
-constexpr char kAffinityPerRouteType[] =
-    "type.googleapis.com/homing.filters.http.affinity.v1.AffinityPerRoute";
 constexpr char kSupportedRetryConditions[] =
     "5xx, gateway-error, connect-failure, reset, retriable-4xx";
 
