@@ -2,7 +2,7 @@
 //
 // The one-member wrappers (leveldb's `struct leveldb_t { DB* rep; }`) of the
 // handles that several translation units of the C ABI take as arguments:
-// stats stores, configs and requests.
+// stats stores, configs and requests; and the enum conversions they share.
 
 #ifndef HOMING_CAPI_HANDLES_H_
 #define HOMING_CAPI_HANDLES_H_
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "homing/affinity_lookup.h"
 #include "homing/config.h"
 #include "homing/homing.h"
 #include "homing/request.h"
@@ -68,6 +69,11 @@ inline std::shared_ptr<StatsStore> StoreOf(homing_stats_t* stats) {
 // A HOMING_OUTCOME_* as the core's RequestOutcome; InvalidArgument for any
 // other number.
 absl::StatusOr<RequestOutcome> ToRequestOutcome(int outcome);
+
+// ToHomingSource()
+//
+// Where an owner came from, as a HOMING_SOURCE_*.
+int ToHomingSource(LookupOutcome::Source source);
 
 }  // namespace homing::capi
 

@@ -78,6 +78,21 @@ homing_status SetText(std::string* field, const char* value) {
 }
 
 }  // namespace
+
+int ToHomingSource(LookupOutcome::Source source) {
+  switch (source) {
+    case LookupOutcome::Source::kCache:
+      return HOMING_SOURCE_CACHE;
+    case LookupOutcome::Source::kStale:
+      return HOMING_SOURCE_STALE;
+    case LookupOutcome::Source::kResolver:
+      return HOMING_SOURCE_RESOLVER;
+    case LookupOutcome::Source::kDefaultTarget:
+      return HOMING_SOURCE_DEFAULT_TARGET;
+  }
+  return HOMING_SOURCE_NONE;
+}
+
 }  // namespace homing::capi
 
 struct homing_lookup_t final : homing::capi::LoopObject {
@@ -341,17 +356,7 @@ const char* homing_lookup_result_hostport(
 
 int homing_lookup_result_source(const homing_lookup_result_t* result) {
   if (result == nullptr || !result->rep.ok()) return HOMING_SOURCE_NONE;
-  switch (result->rep.source) {
-    case homing::LookupOutcome::Source::kCache:
-      return HOMING_SOURCE_CACHE;
-    case homing::LookupOutcome::Source::kStale:
-      return HOMING_SOURCE_STALE;
-    case homing::LookupOutcome::Source::kResolver:
-      return HOMING_SOURCE_RESOLVER;
-    case homing::LookupOutcome::Source::kDefaultTarget:
-      return HOMING_SOURCE_DEFAULT_TARGET;
-  }
-  return HOMING_SOURCE_NONE;
+  return homing::capi::ToHomingSource(result->rep.source);
 }
 
 int homing_lookup_result_failure(const homing_lookup_result_t* result) {

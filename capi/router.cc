@@ -430,17 +430,7 @@ int homing_decision_lookup_source(const homing_decision_t* decision) {
   if (decision == nullptr || decision->rep.target == nullptr) {
     return HOMING_SOURCE_NONE;
   }
-  switch (decision->rep.lookup_source) {
-    case homing::LookupOutcome::Source::kCache:
-      return HOMING_SOURCE_CACHE;
-    case homing::LookupOutcome::Source::kStale:
-      return HOMING_SOURCE_STALE;
-    case homing::LookupOutcome::Source::kResolver:
-      return HOMING_SOURCE_RESOLVER;
-    case homing::LookupOutcome::Source::kDefaultTarget:
-      return HOMING_SOURCE_DEFAULT_TARGET;
-  }
-  return HOMING_SOURCE_NONE;
+  return homing::capi::ToHomingSource(decision->rep.lookup_source);
 }
 
 const char* homing_decision_route_name(const homing_decision_t* decision) {
