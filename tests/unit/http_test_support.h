@@ -47,7 +47,8 @@ class TestLoop {
   }
   ~TestLoop() { thread_.reset(); }
 
-  uv_loop_t* loop() { return thread_->dispatcher().loop(); }
+  LibuvDispatcher& dispatcher() { return thread_->dispatcher(); }
+  uv_loop_t* loop() { return dispatcher().loop(); }
 
   // Runs `fn` on the loop thread and waits for it.
   void Run(const std::function<void()>& fn) {

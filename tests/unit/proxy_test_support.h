@@ -38,31 +38,7 @@ namespace homing::testing {
 //
 // A LoopThread standing in for a program's main thread: ProxyService and
 // AdminServer are created, used and destroyed on it through Run().
-class MainLoop {
- public:
-  MainLoop() {
-    auto thread = LoopThread::Start();
-    REQUIRE(thread.ok());
-    thread_ = *std::move(thread);
-  }
-  LibuvDispatcher& dispatcher() { return thread_->dispatcher(); }
-  void Run(const std::function<void()>& fn) {
-    REQUIRE(thread_->RunSync([&] { fn(); }).ok());
-  }
-  // Polls `predicate` on the loop until it holds (10 s at most).
-  bool WaitFor(const std::function<bool()>& predicate) {
-    for (int i = 0; i < 2000; ++i) {
-      bool done = false;
-      Run([&] { done = predicate(); });
-      if (done) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
-  }
-
- private:
-  std::unique_ptr<LoopThread> thread_;
-};
+using MainLoop = TestLoop;
 
 // TestUpstream
 //
