@@ -28,18 +28,9 @@ using testing::Dnsmasq;
 using LoadStatus = DnsCache::LoadStatus;
 using Strings = std::vector<std::string>;
 
-// Runs the loop until `done()` or `limit` passes; returns done().
-bool RunUntil(LibuvDispatcher& dispatcher, const std::function<bool()>& done,
-              Duration limit = seconds(10)) {
-  // A short repeating tick keeps RunOnce() from sleeping until a far timer.
-  auto tick = dispatcher.CreateTimer([] {});
-  tick->ArmRepeating(milliseconds(5));
-  const auto deadline = MonotonicClock::now() + limit;
-  while (!done()) {
-    if (MonotonicClock::now() >= deadline) return false;
-    dispatcher.RunOnce();
-  }
-  return true;
+// LibuvDispatcher::RunUntil() with the tests' 10 s bound.
+bool RunUntil(LibuvDispatcher& dispatcher, const std::function<bool()>& done) {
+  return dispatcher.RunUntil(done, seconds(10));
 }
 
 Strings Sorted(const DnsHostInfoSharedPtr& info) {

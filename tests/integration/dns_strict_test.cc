@@ -24,16 +24,9 @@ using std::chrono::seconds;
 using testing::Dnsmasq;
 using Strings = std::vector<std::string>;
 
-bool RunUntil(LibuvDispatcher& dispatcher, const std::function<bool()>& done,
-              Duration limit = seconds(10)) {
-  auto tick = dispatcher.CreateTimer([] {});
-  tick->ArmRepeating(milliseconds(5));
-  const auto deadline = MonotonicClock::now() + limit;
-  while (!done()) {
-    if (MonotonicClock::now() >= deadline) return false;
-    dispatcher.RunOnce();
-  }
-  return true;
+// LibuvDispatcher::RunUntil() with the tests' 10 s bound.
+bool RunUntil(LibuvDispatcher& dispatcher, const std::function<bool()>& done) {
+  return dispatcher.RunUntil(done, seconds(10));
 }
 
 Strings Hosts(const Cluster& cluster) {
