@@ -79,9 +79,6 @@ struct Live {
     auto created = LibuvDispatcher::Create();
     REQUIRE(created.ok());
     dispatcher = std::move(*created);
-    // Keeps RunOnce() from sleeping past a test's deadline.
-    tick = dispatcher->CreateTimer([] {});
-    tick->ArmRepeating(milliseconds(20));
 
     ClusterSpec spec;
     spec.name = "resolver";
@@ -101,22 +98,15 @@ struct Live {
 
   ~Live() {
     lookup.reset();
-    tick.reset();
     cluster.reset();
   }
 
-  bool RunUntil(const std::function<bool()>& done, Duration limit = seconds(10)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      dispatcher->RunOnce();
-    }
-    return true;
+  bool RunUntil(const std::function<bool()>& done) {
+    return dispatcher->RunUntil(done, seconds(10));
   }
 
   void RunFor(Duration duration) {
-    const auto until = std::chrono::steady_clock::now() + duration;
-    RunUntil([&] { return std::chrono::steady_clock::now() >= until; });
+    dispatcher->RunUntil([] { return false; }, duration);
   }
 
   LookupOutcome Await(std::string_view key) {
@@ -153,7 +143,6 @@ struct Live {
   AffinityPolicy policy;
   std::unique_ptr<ResolverProcess> resolver;
   std::unique_ptr<LibuvDispatcher> dispatcher;
-  std::unique_ptr<Timer> tick;
   StatsStore store;
   std::unique_ptr<Cluster> cluster;
   std::unique_ptr<AffinityLookup> lookup;
