@@ -17,7 +17,7 @@
 // (`{"error":"<code>","detail":"…"}`, see homing/http_message.h), closing the
 // connection afterwards:
 //   400 bad_request        malformed request (the detail is llhttp's reason),
-//                          or HTTP/1.1 without Host
+//                          or HTTP/1.1 without Host; see "Strictness"
 //   405 method_not_allowed CONNECT
 //   408 request_timeout    request headers not complete within
 //                          `request_headers_timeout`, or a stream idle for
@@ -38,15 +38,39 @@
 // server is draining, or after a response to an Upgrade request other than
 // 101.
 //
-// A client that closes its side of the connection before its response is
-// complete is taken to have gone (as nginx and Envoy do): the stream is reset
-// with `kConnectionClosed`.
+// Strictness (RFC 9112; no llhttp lenient flag is on): besides what llhttp
+// refuses (Content-Length with Transfer-Encoding, differing or repeated
+// Content-Length, a Transfer-Encoding not ending in chunked, a chunk size
+// overflow, CR/LF/NUL/CTL bytes in header values), these get 400 before the
+// handler sees the request: a bare LF ending a line of the head or the
+// trailers, a header line starting with SP/HTAB (obs-fold, never folded), a
+// header name that is not a token ("X Y", "X ", empty), two Host headers, a
+// Host differing from an absolute-form target's authority, and more than
+// 4 KiB of chunk extensions on one chunk line. A Transfer-Encoding in an
+// HTTP/1.0 request closes the connection after the response.
+//
+// A client that closes its side of the connection (shutdown(SHUT_WR)) after
+// a complete request still gets its response, as with HAProxy; the
+// connection closes after it. (nginx and Envoy by default take any EOF as
+// the client gone; a client that really left is noticed when the response
+// is written.) A client whose EOF arrives before its request is complete is
+// taken to have gone: the stream is reset with `kConnectionClosed`.
 //
 // Upgrade (WebSocket): a request with `Upgrade` + `Connection: upgrade` is
-// handed out with `is_upgrade()`. If the handler answers 101, the connection
-// becomes a raw pipe: bytes from the client arrive as `OnRequestBody()`, the
-// client's EOF as `OnRequestEnd()`, `SendResponseBody()` writes raw bytes and
-// `SendResponseEnd()` closes the connection once they are written.
+// handed out with `is_upgrade()`. Whatever the client sends after the
+// request is held unread (reading stops; at most one read buffer) until the
+// handler sends the response head. If that is 101, the connection becomes a
+// raw pipe: the held bytes and all that follow arrive as `OnRequestBody()`,
+// the client's EOF as `OnRequestEnd()`, `SendResponseBody()` writes raw
+// bytes and `SendResponseEnd()` closes the connection once they are written.
+// Any other status is sent as an ordinary response and the connection then
+// closes: the held bytes are never parsed, delivered or forwarded, so they
+// cannot pass as a request nobody routed (request smuggling). A 101 for a
+// request that did not ask to upgrade closes the connection at once.
+// `Upgrade: h2c` is not an upgrade here (as in Envoy): the request is served
+// as plain HTTP/1.1 (`is_upgrade()` false), its Upgrade and HTTP2-Settings
+// headers are removed from `request().headers`, what follows it is the next
+// request, and it counts in downstream_rq_h2c_upgrade_ignored.
 //
 // Stats (Envoy's names, under the scope passed to `Create()`, e.g.
 // "http.ingress_http."): counters downstream_cx_total,
@@ -54,6 +78,7 @@
 // downstream_cx_rx_bytes_total, downstream_cx_tx_bytes_total,
 // downstream_rq_total, downstream_rq_1xx … downstream_rq_5xx,
 // downstream_rq_timeout, downstream_rq_header_timeout, downstream_rq_too_large,
+// downstream_rq_h2c_upgrade_ignored,
 // downstream_flow_control_paused_reading_total,
 // downstream_flow_control_resumed_reading_total; gauges downstream_cx_active,
 // downstream_rq_active; histogram downstream_rq_time in microseconds (Envoy
@@ -228,8 +253,9 @@ class ServerStream {
   // ServerStream::is_upgrade()
   //
   // `true` for a request asking to switch protocols (Upgrade + Connection:
-  // upgrade). Answer 101 to turn the connection into a tunnel, anything else
-  // to refuse (the connection then closes after the response).
+  // upgrade; never for h2c). Answer 101 to turn the connection into a
+  // tunnel, anything else to refuse (the connection then closes after the
+  // response, without reading what the client sent after the request).
   virtual bool is_upgrade() const = 0;
 
   // ServerStream::peer_address() / local_address()

@@ -155,7 +155,11 @@ struct UpstreamRequestHead {
   std::optional<uint64_t> content_length = {};  // a body of exactly this size
   bool chunked = false;  // a body of unknown size (ignored with a length)
   // Ask to switch protocols: Upgrade (from `headers`) and `Connection:
-  // upgrade` are sent; after a 101 the connection is a raw pipe.
+  // upgrade` are sent; after a 101 the connection is a raw pipe. Any other
+  // answer is an ordinary response, its body framed as usual, and the
+  // connection is not reused after it. (The server side holds back what a
+  // client sent after its upgrade request until a 101, so a proxy sends no
+  // raw bytes before one.)
   bool upgrade = false;
   // When not empty: x-forwarded-for is sent as the client's value(s) with
   // ", <forwarded_for>" appended (or just this address).

@@ -1,5 +1,7 @@
 #include "http/header_collector.h"
 
+#include <vector>
+
 #include "common/string_util.h"
 
 namespace homing::internal {
@@ -98,6 +100,20 @@ std::string_view HeaderCollector::Find(std::string_view name) const {
     if (EqualsIgnoreCase(header.name, name)) return header.value;
   }
   return {};
+}
+
+size_t HeaderCollector::Count(std::string_view name) const {
+  size_t count = 0;
+  for (const HttpHeader& header : views_) {
+    if (EqualsIgnoreCase(header.name, name)) ++count;
+  }
+  return count;
+}
+
+void HeaderCollector::Remove(std::string_view name) {
+  std::erase_if(views_, [name](const HttpHeader& header) {
+    return EqualsIgnoreCase(header.name, name);
+  });
 }
 
 }  // namespace homing::internal

@@ -48,6 +48,12 @@ class HeaderCollector {
   // after Finish().
   std::string_view Find(std::string_view name) const;
 
+  // How many headers are named `name` (case-insensitive); after Finish().
+  size_t Count(std::string_view name) const;
+
+  // Drops every header named `name` from headers(); after Finish().
+  void Remove(std::string_view name);
+
  private:
   struct Entry {
     uint32_t name_offset = 0;

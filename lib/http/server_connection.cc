@@ -20,6 +20,10 @@ constexpr uint64_t kMaxDiscardedBodyBytes = 64 * 1024;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// Chunk extensions are parsed and dropped; a chunk line may carry this many
+// bytes of them (Envoy's and HAProxy's order of magnitude).
+constexpr uint64_t kMaxChunkExtensionBytes = 4096;
+
 ServerConnection* Self(llhttp_t* parser) {
   return static_cast<ServerConnection*>(parser->data);
 }
@@ -27,6 +31,21 @@ ServerConnection* Self(llhttp_t* parser) {
 bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() &&
          EqualsIgnoreCase(text.substr(0, prefix.size()), prefix);
+}
+
+// RFC 9110 §5.6.2: a token is one or more tchar. llhttp 8.1 lets a space
+// into a header name ("X Y: z", "X : z") and an empty name (": z").
+bool IsToken(std::string_view text) {
+  if (text.empty()) return false;
+  for (const char c : text) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                       (c >= 'A' && c <= 'Z');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) ==
+                      std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -47,6 +66,7 @@ ServerStats::ServerStats(const StatsScope& scope)
       rq_timeout(scope.Counter("downstream_rq_timeout")),
       rq_header_timeout(scope.Counter("downstream_rq_header_timeout")),
       rq_too_large(scope.Counter("downstream_rq_too_large")),
+      rq_h2c_upgrade_ignored(scope.Counter("downstream_rq_h2c_upgrade_ignored")),
       flow_control_paused_reading_total(
           scope.Counter("downstream_flow_control_paused_reading_total")),
       flow_control_resumed_reading_total(
@@ -141,6 +161,13 @@ const llhttp_settings_t* ServerConnection::Settings() {
     s.on_headers_complete = &ServerConnection::OnHeadersCompleteCb;
     s.on_body = &ServerConnection::OnBodyCb;
     s.on_message_complete = &ServerConnection::OnMessageCompleteCb;
+    s.on_chunk_header = &ServerConnection::OnChunkHeaderCb;
+    s.on_chunk_extension_name = &ServerConnection::OnChunkExtensionCb;
+    s.on_chunk_extension_value = &ServerConnection::OnChunkExtensionCb;
+    s.on_chunk_extension_name_complete =
+        &ServerConnection::OnChunkExtensionCompleteCb;
+    s.on_chunk_extension_value_complete =
+        &ServerConnection::OnChunkExtensionCompleteCb;
     return s;
   }();
   return &settings;
@@ -156,6 +183,10 @@ ServerConnection::ServerConnection(ServerContext& server, TcpConnection* tcp,
       local_(tcp->local_address()),
       head_(server.options().max_request_headers_bytes,
             server.options().max_request_headers_count) {
+  // Every llhttp_set_lenient_*() flag stays off: llhttp refuses CL with TE,
+  // duplicate Content-Length, a Transfer-Encoding not ending in chunked and
+  // bytes outside the grammar; HeadLineScanner and HeadViolation() add what
+  // llhttp 8.1 lets through.
   llhttp_init(&parser_, HTTP_REQUEST, Settings());
   parser_.data = this;
 }
@@ -286,6 +317,7 @@ void ServerConnection::OnRead(char* data, size_t length) {
 bool ServerConnection::CanParse() const {
   if (closed_ || read_disable_count_ > 0) return false;
   if (stream_active_ && request_complete_) return false;  // awaiting response
+  if (upgrade_pending_) return false;  // held until the response head
   // A client that pipelines without reading its responses waits.
   if (!stream_active_ && tcp_->above_high_watermark()) return false;
   return true;
@@ -297,8 +329,8 @@ void ServerConnection::UpdateReading() {
   const bool want = input_length_ == 0 && !peer_eof_ && CanParse();
   // While a response is awaited keep reading (with nothing buffered) to
   // notice the client leaving; a pipelined request read then waits.
-  const bool awaiting =
-      stream_active_ && request_complete_ && input_length_ == 0 && !peer_eof_;
+  const bool awaiting = stream_active_ && (request_complete_ || upgrade_pending_) &&
+                        input_length_ == 0 && !peer_eof_;
   if (want || awaiting) {
     tcp_->ReadStart();
   } else {
@@ -319,6 +351,7 @@ void ServerConnection::ProcessInput() {
       }
       continue;
     }
+    if (!ScanHead()) break;
     // A paused parser may have transitions left to run even without input
     // (a request that ended with its head).
     static char kNoInput = 0;
@@ -332,20 +365,51 @@ void ServerConnection::ProcessInput() {
             : static_cast<size_t>(llhttp_get_error_pos(&parser_) - input_);
     input_ += consumed;
     input_length_ -= consumed;
+    scanned_ = scanned_ > consumed ? scanned_ - consumed : 0;
     if (error == HPE_OK) continue;
     if (error == HPE_PAUSED) {
       llhttp_resume(&parser_);
       parser_paused_ = true;
     } else if (error == HPE_PAUSED_UPGRADE) {
-      // The rest of the input belongs to the upgraded protocol.
-      tunnel_ = true;
+      if (!upgrade_) {
+        // An upgrade the server ignores (h2c): a plain request, and what
+        // follows it is the next one.
+        llhttp_resume_after_upgrade(&parser_);
+        parser_paused_ = true;
+      } else if (framing_ == Framing::kTunnel) {
+        tunnel_ = true;  // 101 sent already
+      } else {
+        // The rest of the input is the other protocol only if the response
+        // is 101: held, unread, until the response head decides.
+        upgrade_pending_ = true;
+      }
     } else {
       ParserError(error);
     }
   }
+  if (tunnel_ && peer_eof_ && input_length_ == 0 && !closed_) EndTunnelInput();
   processing_ = false;
   if (timer_mode_ == TimerMode::kHeaders) ArmTimerForMode();
   UpdateReading();
+}
+
+bool ServerConnection::ScanHead() {
+  if (scanner_.done() || scanned_ >= input_length_) return true;
+  size_t used = 0;
+  const HeadLineScanner::Result result = scanner_.Scan(
+      std::string_view(input_ + scanned_, input_length_ - scanned_), &used);
+  scanned_ += used;
+  if (result != HeadLineScanner::Result::kError) return true;
+  error_detail_ = scanner_.error();
+  ParserError(HPE_USER);
+  return false;
+}
+
+void ServerConnection::EndTunnelInput() {
+  if (request_complete_) return;
+  request_complete_ = true;
+  if (!response_complete_ && !stream_reset_) callbacks_->OnRequestEnd();
+  if (!closed_ && response_complete_) FinishStream();
 }
 
 void ServerConnection::ParserError(llhttp_errno_t error) {
@@ -359,7 +423,9 @@ void ServerConnection::ParserError(llhttp_errno_t error) {
                                  " fields"));
     return;
   }
-  const char* reason = llhttp_get_error_reason(&parser_);
+  const char* reason = error_detail_ != nullptr
+                           ? error_detail_
+                           : llhttp_get_error_reason(&parser_);
   const std::string_view detail =
       reason != nullptr ? std::string_view(reason) : llhttp_errno_name(error);
   if (stream_active_) {
@@ -411,8 +477,37 @@ int ServerConnection::OnMessageCompleteCb(llhttp_t* parser) {
   return Self(parser)->HandleMessageComplete();
 }
 
+int ServerConnection::OnChunkHeaderCb(llhttp_t* parser) {
+  ServerConnection* self = Self(parser);
+  self->chunk_extension_bytes_ = 0;
+  if (parser->content_length != 0) return 0;
+  // The last chunk: its trailer section is scanned like a head, from where
+  // llhttp stops (after the chunk line).
+  self->scanner_.StartTrailers();
+  return HPE_PAUSED;
+}
+
+int ServerConnection::OnChunkExtensionCb(llhttp_t* parser, const char* /*at*/,
+                                         size_t length) {
+  return Self(parser)->AddChunkExtensionBytes(length);
+}
+
+// Counts the ';' or '=' before each name or value, so that empty extensions
+// (";;;;") are bounded too.
+int ServerConnection::OnChunkExtensionCompleteCb(llhttp_t* parser) {
+  return Self(parser)->AddChunkExtensionBytes(1);
+}
+
+int ServerConnection::AddChunkExtensionBytes(size_t length) {
+  chunk_extension_bytes_ += length;
+  if (chunk_extension_bytes_ <= kMaxChunkExtensionBytes) return 0;
+  error_detail_ = "Chunk extensions exceed 4096 bytes";
+  return HPE_USER;
+}
+
 int ServerConnection::HandleMessageBegin() {
   head_.Reset();
+  error_detail_ = nullptr;
   head_started_ = true;
   head_too_large_ = false;
   // Armed at the end of ProcessInput() only if the head is still incomplete.
@@ -449,19 +544,32 @@ int ServerConnection::HandleHeadersComplete() {
 bool ServerConnection::StartStream() {
   const HttpServerOptions& options = server_.options();
   http_minor_ = parser_.http_minor;
-  keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
+  // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; the
+  // connection closes after the response.
+  keep_alive_ = llhttp_should_keep_alive(&parser_) != 0 &&
+                !(http_minor_ == 0 && (parser_.flags & F_TRANSFER_ENCODING) != 0);
   chunked_ = (parser_.flags & F_CHUNKED) != 0;
   content_length_ = (parser_.flags & F_CONTENT_LENGTH) != 0 && !chunked_
                         ? std::optional<uint64_t>(parser_.content_length)
                         : std::nullopt;
   upgrade_ = parser_.upgrade != 0;
+  upgrade_pending_ = false;
   head_request_ = parser_.method == HTTP_HEAD;
+  if (ConnectionNominates(head_.Find("upgrade"), "h2c")) {
+    // Like Envoy: an HTTP/2 upgrade is ignored, the request served as
+    // HTTP/1.1, and the h2c offer is not passed on.
+    if (upgrade_) server_.stats().rq_h2c_upgrade_ignored.Inc();
+    upgrade_ = false;
+    head_.Remove("upgrade");
+    head_.Remove("http2-settings");
+  }
 
   request_.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
   request_.headers = head_.headers();
   const std::string_view target = head_.target();
   request_.path = target;
   request_.authority = head_.Find("host");
+  bool absolute_form = false;
   for (std::string_view scheme : {std::string_view("http://"),
                                   std::string_view("https://")}) {
     if (!StartsWithIgnoreCase(target, scheme)) continue;
@@ -470,6 +578,7 @@ bool ServerConnection::StartStream() {
     request_.authority = rest.substr(0, end);
     request_.path = end == std::string_view::npos ? std::string_view("/")
                                                   : rest.substr(end);
+    absolute_form = true;
     break;
   }
 
@@ -481,6 +590,11 @@ bool ServerConnection::StartStream() {
   }
   if (parser_.method == HTTP_CONNECT) {
     ConnectionReply(405, "method_not_allowed", "CONNECT is not supported", &request_);
+    return false;
+  }
+  if (const char* violation = HeadViolation(absolute_form)) {
+    server_.stats().cx_protocol_error.Inc();
+    ConnectionReply(400, "bad_request", violation, &request_);
     return false;
   }
   if (http_minor_ >= 1 && request_.authority.empty()) {
@@ -517,6 +631,27 @@ bool ServerConnection::StartStream() {
   return true;
 }
 
+const char* ServerConnection::HeadViolation(bool absolute_form) const {
+  for (const HttpHeader& header : request_.headers) {
+    if (!IsToken(header.name)) return "Invalid character in header name";
+  }
+  // llhttp refuses this only after on_headers_complete, that is after the
+  // handler would have seen (and a proxy forwarded) the head.
+  if ((parser_.flags & F_TRANSFER_ENCODING) != 0 &&
+      (parser_.flags & F_CHUNKED) == 0) {
+    return "Request has invalid `Transfer-Encoding`";
+  }
+  const size_t hosts = head_.Count("host");
+  if (hosts > 1) return "Multiple Host headers";
+  // RFC 9112 §3.2.2 lets a server ignore such a Host; a proxy that did would
+  // route by one authority while a server behind it may use the other.
+  if (absolute_form && hosts == 1 &&
+      !EqualsIgnoreCase(head_.Find("host"), request_.authority)) {
+    return "Host header does not match the request target";
+  }
+  return nullptr;
+}
+
 int ServerConnection::HandleBody(const char* at, size_t length) {
   if (!stream_active_ || stream_reset_) return 0;
   last_activity_ms_ = NowMs();
@@ -535,7 +670,10 @@ int ServerConnection::HandleBody(const char* at, size_t length) {
 }
 
 int ServerConnection::HandleMessageComplete() {
-  if (!stream_active_) return 0;
+  // Always paused, so that ProcessInput() scans the next head before llhttp
+  // parses it.
+  scanner_.StartHead();
+  if (!stream_active_) return HPE_PAUSED;
   if (upgrade_) return 0;  // llhttp now pauses with HPE_PAUSED_UPGRADE
   request_complete_ = true;
   if (!response_complete_ && !stream_reset_) {
@@ -544,9 +682,7 @@ int ServerConnection::HandleMessageComplete() {
   }
   if (response_complete_) {
     FinishStream();
-    // Go on with a pipelined request unless the connection is closing or
-    // the client is not reading.
-    return closed_ ? HPE_USER : (CanParse() ? 0 : HPE_PAUSED);
+    return closed_ ? HPE_USER : HPE_PAUSED;
   }
   return HPE_PAUSED;  // the next request waits for this response
 }
@@ -559,15 +695,13 @@ void ServerConnection::OnReadEof() {
     return;
   }
   if (tunnel_) {
-    if (!request_complete_) {
-      request_complete_ = true;
-      if (!response_complete_ && !stream_reset_) callbacks_->OnRequestEnd();
-    }
-    if (!closed_ && response_complete_) FinishStream();
+    ProcessInput();  // ends the tunnel's input after what is left of it
     return;
   }
-  // Like nginx and Envoy, a client that closes its side before its response
-  // is complete is taken to have gone: whatever works for it is cancelled.
+  // Like HAProxy, a client that half-closes after a complete request still
+  // gets its response (an upgrade request is complete while its held bytes
+  // wait). A request cut short is abandoned.
+  if (request_complete_ || upgrade_pending_) return;
   ResetStream(StreamResetReason::kConnectionClosed, 0, {}, {});
 }
 
@@ -646,6 +780,12 @@ bool ServerConnection::CanDiscardRestOfRequest() const {
 void ServerConnection::EncodeHead(int status,
                                   std::span<const HttpHeader> headers,
                                   std::optional<uint64_t> forced_length) {
+  if (status == 101 && !upgrade_) {
+    // Nothing asked to switch protocols (or the h2c offer was ignored):
+    // whatever the handler would send next is no HTTP/1.1 response.
+    Reset();
+    return;
+  }
   response_started_ = true;
   last_activity_ms_ = NowMs();
   server_.stats().rq_status.Record(status);
@@ -683,6 +823,12 @@ void ServerConnection::EncodeHead(int status,
 
   if (status == 101) {
     framing_ = Framing::kTunnel;
+    if (upgrade_pending_) {
+      // The held bytes are the tunnel's first.
+      upgrade_pending_ = false;
+      tunnel_ = true;
+      ScheduleResume();
+    }
     out.append("connection: upgrade\r\n");
     if (!upgrade_value.empty() && !HasUnsafeHeaderBytes(upgrade_value)) {
       AppendHeader(&out, "upgrade", upgrade_value);

@@ -32,6 +32,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "homing/http_server.h"
 #include "homing/stats.h"
+#include "http/head_line_scanner.h"
 #include "http/header_collector.h"
 #include "http/io_context.h"
 #include "http/status_counters.h"
@@ -54,6 +55,7 @@ struct ServerStats {
   Counter& rq_timeout;
   Counter& rq_header_timeout;
   Counter& rq_too_large;
+  Counter& rq_h2c_upgrade_ignored;
   Counter& flow_control_paused_reading_total;
   Counter& flow_control_resumed_reading_total;
   Histogram& rq_time;
@@ -149,6 +151,9 @@ class ServerConnection final : public ServerStream,
   static int OnHeadersCompleteCb(llhttp_t* parser);
   static int OnBodyCb(llhttp_t* parser, const char* at, size_t length);
   static int OnMessageCompleteCb(llhttp_t* parser);
+  static int OnChunkHeaderCb(llhttp_t* parser);
+  static int OnChunkExtensionCb(llhttp_t* parser, const char* at, size_t length);
+  static int OnChunkExtensionCompleteCb(llhttp_t* parser);
   static const llhttp_settings_t* Settings();
 
   int HandleMessageBegin();
@@ -156,6 +161,9 @@ class ServerConnection final : public ServerStream,
   int HandleBody(const char* at, size_t length);
   int HandleMessageComplete();
   bool StartStream();
+  // The head breaks a rule llhttp does not check: the reason, or nullptr.
+  const char* HeadViolation(bool absolute_form) const;
+  int AddChunkExtensionBytes(size_t length);
 
   // TcpConnection::Callbacks
   void OnRead(char* data, size_t length) override;
@@ -169,6 +177,11 @@ class ServerConnection final : public ServerStream,
   void RunDeferred() override;
 
   void ProcessInput();
+  // Scans unparsed head bytes with `scanner_`; false (after replying) when
+  // they break its rules.
+  bool ScanHead();
+  // A tunnel's client closed its side, after its last bytes were delivered.
+  void EndTunnelInput();
   bool CanParse() const;
   void UpdateReading();
   void ScheduleResume();
@@ -216,6 +229,12 @@ class ServerConnection final : public ServerStream,
   // Unparsed input, inside the TcpConnection's read buffer.
   char* input_ = nullptr;
   size_t input_length_ = 0;
+  // The first `scanned_` bytes of the input went through `scanner_`.
+  HeadLineScanner scanner_;
+  size_t scanned_ = 0;
+  // The reason for an HPE_USER error that is not a limit.
+  const char* error_detail_ = nullptr;
+  uint64_t chunk_extension_bytes_ = 0;  // on the current chunk line
 
   bool closed_ = false;
   bool processing_ = false;
@@ -241,6 +260,9 @@ class ServerConnection final : public ServerStream,
   bool close_after_response_ = false;
   bool head_request_ = false;
   bool upgrade_ = false;
+  // The upgrade request is parsed but its response head not sent: what the
+  // client sent after it waits unread (see http_server.h).
+  bool upgrade_pending_ = false;
   bool chunked_ = false;
   int http_minor_ = 1;
   std::optional<uint64_t> content_length_;

@@ -504,9 +504,20 @@ TEST_CASE("an upstream reset mid-response resets the client connection") {
   ProxyFixture fixture;
   fixture.loop.Run([&] { fixture.router.target = upstream.address; });
   RawClient client(fixture.address);
-  REQUIRE(client.Send(Get("/x")));
-  auto response = client.ReadResponse();
-  CHECK_FALSE(response);  // head and 7 bytes, then the connection ends
+  // A pipelined second request must not get a response either: after a
+  // truncated body, any byte more could be read as a second response.
+  REQUIRE(client.Send(Get("/x") + Get("/y")));
+  std::string received;
+  char chunk[4096];
+  ssize_t n;
+  while ((n = recv(client.fd(), chunk, sizeof(chunk), 0)) > 0) {
+    received.append(chunk, static_cast<size_t>(n));
+  }
+  // The head and 7 bytes, then the connection ends.
+  CHECK(received.starts_with("HTTP/1.1 200 "));
+  CHECK(received.find("content-length: 100\r\n") != std::string::npos);
+  CHECK(received.ends_with("\r\n\r\npartial"));
+  CHECK(received.find("HTTP/1.1", 1) == std::string::npos);
   auto outcomes = fixture.Outcomes();
   REQUIRE(outcomes.size() == 1);
   CHECK(outcomes[0].result == ProxyResult::kResetAfterResponse);
@@ -617,6 +628,41 @@ TEST_CASE("an Upgrade is tunnelled byte for byte after the 101") {
   CHECK(outcomes[0].status == 101);
 }
 
+TEST_CASE("bytes after a refused Upgrade never reach the upstream") {
+  RawServer upstream("127.0.1.38");
+  std::string after_head;
+  upstream.Run([&after_head](RawServer& server) {
+    const int fd = server.Accept();
+    RawServer::ReadHead(fd);
+    // A refusal with a body, framed by its length: no tunnel.
+    RawServer::SendAll(
+        fd, "HTTP/1.1 400 Bad Request\r\nContent-Length: 7\r\n\r\nrefused");
+    char chunk[4096];
+    ssize_t n;
+    while ((n = recv(fd, chunk, sizeof(chunk), 0)) > 0) {
+      after_head.append(chunk, static_cast<size_t>(n));
+    }
+  });
+  ProxyFixture fixture;
+  fixture.loop.Run([&] { fixture.router.target = upstream.address; });
+  RawClient client(fixture.address);
+  REQUIRE(client.Send(
+      "GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n"
+      "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto response = client.ReadResponse();
+  REQUIRE(response);
+  CHECK(response->status == 400);
+  CHECK(response->body == "refused");
+  CHECK(response->Header("connection") == "close");
+  CHECK(client.WaitClosed());
+  // The upstream connection is not reused: the script's recv() ends.
+  upstream.Join();
+  CHECK(after_head.empty());
+  auto outcomes = fixture.Outcomes();
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].status == 400);
+}
+
 TEST_CASE("a reused connection closed by the upstream is retried once") {
   RawServer upstream("127.0.1.37");
   upstream.Run([](RawServer& server) {
@@ -646,11 +692,14 @@ TEST_CASE("a reused connection closed by the upstream is retried once") {
   CHECK(outcomes[1].result == ProxyResult::kSuccess);
 }
 
-TEST_CASE("a client leaving drops the upstream exchange") {
+TEST_CASE("a client leaving mid-request drops the upstream exchange") {
   ProxyFixture fixture;
   {
+    // (A client that closes after a complete request is taken to have
+    // half-closed: its response is still relayed, see http_server.h.)
     RawClient client(fixture.address);
-    REQUIRE(client.Send(Get("/hold")));
+    REQUIRE(client.Send(
+        "POST /hold HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nabc"));
     REQUIRE(fixture.loop.WaitFor([&] {
       return fixture.Counter("upstream_A.downstream_rq_total") == 1;
     }));

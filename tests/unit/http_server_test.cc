@@ -38,6 +38,10 @@ struct ServerLog {
   int ends = 0;
   // OnRequestRejected(): "status|code|method|path".
   std::vector<std::string> rejections;
+  // Per request, its header names lower-cased and joined with ","; and the
+  // last request's is_upgrade().
+  std::vector<std::string> header_names;
+  bool upgrade = false;
 };
 
 // Answers by path:
@@ -50,6 +54,7 @@ struct ServerLog {
 //   /limit         sets a 100-byte body limit, answers after the body
 //   /upgrade       101, then echoes tunnel bytes upper-cased
 //   /hop           a response with hop-by-hop headers that must not go out
+//   /refuse        400 "refused"
 //   anything else  200 "hello <target>"
 class TestHandler : public RequestHandler {
  public:
@@ -60,6 +65,13 @@ class TestHandler : public RequestHandler {
     const RequestView& request = stream.request();
     log_.targets.emplace_back(request.path);
     log_.authorities.emplace_back(request.authority);
+    std::string names;
+    for (const HttpHeader& header : request.headers) {
+      if (!names.empty()) names.push_back(',');
+      for (char c : header.name) names.push_back(static_cast<char>(std::tolower(c)));
+    }
+    log_.header_names.push_back(names);
+    log_.upgrade = stream.is_upgrade();
     path_ = std::string(request.PathWithoutQuery());
     if (path_ == "/hold") {
       log_.held = &stream;
@@ -81,6 +93,8 @@ class TestHandler : public RequestHandler {
                                     {"transfer-encoding", "gzip"},
                                     {"x-public", "yes"}};
       stream.SendResponse(200, headers, "hop");
+    } else if (path_ == "/refuse") {
+      stream.SendResponse(400, {}, "refused");
     } else if (path_ != "/body") {
       const HttpHeader headers[] = {{"content-type", "text/plain"}};
       stream.SendResponse(200, headers, "hello " + std::string(request.path));
@@ -599,7 +613,8 @@ TEST_CASE("an absolute-form target gives authority and path") {
   ServerFixture fixture;
   RawClient client(fixture.address);
   REQUIRE(client.Send(
-      "GET http://server-1:8081/where?client_id=7 HTTP/1.1\r\nHost: other\r\n\r\n"));
+      "GET http://server-1:8081/where?client_id=7 HTTP/1.1\r\n"
+      "Host: Server-1:8081\r\n\r\n"));
   CHECK(BodyOf(client.ReadResponse()) == "hello /where?client_id=7");
   fixture.loop.Run([&] {
     CHECK(fixture.log.authorities.back() == "server-1:8081");
@@ -671,6 +686,221 @@ TEST_CASE("a refused upgrade closes the connection after the response") {
   CHECK(response->status == 200);
   CHECK(response->Header("connection") == "close");
   CHECK(client.WaitClosed());
+}
+
+// Upgrade smuggling: bytes sent after an upgrade request in the same write
+// are the other protocol only if the answer is 101. Until then they wait
+// unread; after any other answer the connection closes without parsing them.
+constexpr std::string_view kSmuggled = "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
+
+std::string UpgradeRequest(std::string_view path) {
+  return "GET " + std::string(path) +
+         " HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n";
+}
+
+TEST_CASE("bytes after a refused upgrade are never parsed as a request") {
+  ServerFixture fixture;
+  for (const char* path : {"/plain", "/refuse"}) {
+    CAPTURE(path);
+    RawClient client(fixture.address);
+    REQUIRE(client.Send(UpgradeRequest(path) + std::string(kSmuggled)));
+    auto response = client.ReadResponse();
+    REQUIRE(response);
+    CHECK(response->status == (std::string_view(path) == "/refuse" ? 400 : 200));
+    CHECK(response->Header("connection") == "close");
+    CHECK(client.WaitClosed());
+  }
+  fixture.loop.Run([&] {
+    CHECK(fixture.log.targets == std::vector<std::string>{"/plain", "/refuse"});
+    CHECK(fixture.log.body_bytes == 0);
+  });
+}
+
+TEST_CASE("bytes after an upgrade request wait for the response head") {
+  for (const int status : {400, 101}) {
+    CAPTURE(status);
+    ServerFixture fixture;
+    RawClient client(fixture.address);
+    REQUIRE(client.Send(UpgradeRequest("/hold") + std::string(kSmuggled)));
+    REQUIRE(fixture.loop.WaitFor([&] { return fixture.log.held != nullptr; }));
+    fixture.loop.Run([&] {
+      CHECK(fixture.log.upgrade);
+      CHECK(fixture.log.body_bytes == 0);  // held, not delivered
+      fixture.log.held->SendResponseHead(status, {});
+      if (status != 101) fixture.log.held->SendResponseEnd();
+    });
+    auto response = client.ReadResponse(/*head_request=*/status == 101);
+    REQUIRE(response);
+    CHECK(response->status == status);
+    if (status == 101) {
+      // Only now do they arrive, as tunnel bytes.
+      REQUIRE(fixture.loop.WaitFor(
+          [&] { return fixture.log.body_bytes == kSmuggled.size(); }));
+      fixture.loop.Run([&] {
+        CHECK(fixture.log.body == kSmuggled);
+        fixture.log.held->SendResponseEnd();
+      });
+    }
+    CHECK(client.WaitClosed());
+    fixture.loop.Run([&] {
+      CHECK(fixture.log.targets == std::vector<std::string>{"/hold"});
+      if (status != 101) CHECK(fixture.log.body_bytes == 0);
+    });
+  }
+}
+
+TEST_CASE("bytes after an upgrade answered 101 at once are tunnel bytes") {
+  ServerFixture fixture;
+  RawClient client(fixture.address);
+  REQUIRE(client.Send(UpgradeRequest("/upgrade") + std::string(kSmuggled)));
+  auto response = client.ReadResponse(/*head_request=*/true);
+  REQUIRE(response);
+  CHECK(response->status == 101);
+  std::string upper(kSmuggled);
+  for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  CHECK(client.ReadExactly(upper.size()) == upper);
+  fixture.loop.Run([&] {
+    CHECK(fixture.log.targets == std::vector<std::string>{"/upgrade"});
+  });
+}
+
+TEST_CASE("an h2c upgrade is ignored and the request served as HTTP/1.1") {
+  ServerFixture fixture;
+  RawClient client(fixture.address);
+  REQUIRE(client.Send(
+      "GET /h2c HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n" +
+      Get("/next")));
+  auto first = client.ReadResponse();
+  REQUIRE(first);
+  CHECK(first->status == 200);
+  CHECK(first->body == "hello /h2c");
+  CHECK_FALSE(first->HasHeader("connection"));  // the connection stays open
+  CHECK(BodyOf(client.ReadResponse()) == "hello /next");
+  fixture.loop.Run([&] {
+    CHECK_FALSE(fixture.log.upgrade);
+    CHECK(fixture.log.header_names[0] == "host,connection");
+  });
+
+  // With a body: framed as a body, and what follows is the next request.
+  REQUIRE(client.Send(
+      "POST /body HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\n"
+      "Upgrade: h2c\r\nContent-Length: 5\r\n\r\nhello" + Get("/last")));
+  CHECK(BodyOf(client.ReadResponse()) == "5 bytes in 1 chunks");
+  CHECK(BodyOf(client.ReadResponse()) == "hello /last");
+  CHECK(fixture.Counter("downstream_rq_h2c_upgrade_ignored") == 2);
+  fixture.loop.Run([&] {
+    CHECK(fixture.log.targets ==
+          std::vector<std::string>{"/h2c", "/next", "/body", "/last"});
+  });
+}
+
+// RFC 9112 framing and syntax rules, each answered with a 400 local reply
+// (reset stream when the body breaks them) and a closed connection.
+TEST_CASE("requests breaking RFC 9112 rules get 400 and a closed connection") {
+  using namespace std::string_view_literals;
+  struct Case {
+    std::string_view request;
+    std::string_view detail;
+  };
+  const std::string long_extension(4100, 'x');
+  const std::string extended =
+      "POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "1;" + long_extension + "\r\nx\r\n0\r\n\r\n";
+  const std::string empty_extensions =
+      "POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "1" + std::string(4100, ';');
+  const Case cases[] = {
+      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "Multiple Host headers"},
+      {"GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", "Multiple Host headers"},
+      {"GET http://a/x HTTP/1.1\r\nHost: b\r\n\r\n",
+       "Host header does not match the request target"},
+      {"GET / HTTP/1.1\r\nHost: t\r\nX Y: z\r\n\r\n",
+       "Invalid character in header name"},
+      {"GET / HTTP/1.1\r\nHost: t\r\nX : z\r\n\r\n",
+       "Invalid character in header name"},
+      {"GET / HTTP/1.1\r\nHost: t\r\n: z\r\n\r\n",
+       "Invalid character in header name"},
+      {"GET / HTTP/1.1\r\nHost: t\r\nX@: z\r\n\r\n", "Invalid header token"},
+      {"GET / HTTP/1.1\r\nHost: t\r\nX: y\r\n z\r\n\r\n",
+       "Header line folded (obs-fold)"},
+      {"GET / HTTP/1.1\r\nHost: t\r\nX: y\r\n\tz\r\n\r\n",
+       "Header line folded (obs-fold)"},
+      {"GET / HTTP/1.1\nHost: t\r\n\r\n", "Bare LF in message head"},
+      {"GET / HTTP/1.1\r\nHost: t\n\r\n", "Bare LF in message head"},
+      {"GET / HTTP/1.1\r\nHost: t\r\n\n", "Bare LF in message head"},
+      {"GET / HTTP/1.1\r\nHost: t\r\nX: a\0b\r\n\r\n"sv,
+       "Invalid header value char"},
+      {"GET / HTTP/1.1\r\nHost: t\r\nX: a\x01b\r\n\r\n",
+       "Invalid header value char"},
+      {"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n",
+       "Content-Length can't be present with Transfer-Encoding"},
+      {"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+       "Content-Length: 4\r\n\r\n",
+       "Duplicate Content-Length"},
+      {"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+       "Request has invalid `Transfer-Encoding`"},
+      {"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+       "Invalid `Transfer-Encoding` header value"},
+      {"POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "1000000000000000000\r\n",
+       "Chunk size overflow"},
+      {extended, "Chunk extensions exceed 4096 bytes"},
+      {empty_extensions, "Chunk extensions exceed 4096 bytes"},
+      {"POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "0\r\nX: y\r\n z\r\n\r\n",
+       "Header line folded (obs-fold)"},
+      {"POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "0\r\n\n",
+       "Bare LF in message head"},
+  };
+  ServerFixture fixture;
+  for (const Case& c : cases) {
+    CAPTURE(c.request);
+    RawClient client(fixture.address);
+    REQUIRE(client.Send(c.request));
+    auto response = client.ReadResponse();
+    REQUIRE(response);
+    CHECK(response->status == 400);
+    CHECK(response->body == std::string(R"({"error":"bad_request","detail":")") +
+                                std::string(c.detail) + "\"}");
+    CHECK(client.WaitClosed());
+  }
+  fixture.loop.Run([&] {
+    // Only the requests whose head passed reached the handler.
+    for (const std::string& target : fixture.log.targets) CHECK(target == "/body");
+  });
+}
+
+TEST_CASE("a client that half-closes after its request gets the response") {
+  ServerFixture fixture;
+  {
+    RawClient client(fixture.address);
+    REQUIRE(client.Send(Get("/hold")));
+    client.ShutdownWrite();
+    REQUIRE(fixture.loop.WaitFor([&] { return fixture.log.held != nullptr; }));
+    // A request on another connection, sent after the EOF, is answered
+    // after the EOF was read (in practice: loopback delivers in order).
+    RawClient other(fixture.address);
+    REQUIRE(other.Send(Get("/other")));
+    REQUIRE(other.ReadResponse());
+    fixture.loop.Run([&] { fixture.log.held->SendResponse(200, {}, "late"); });
+    auto response = client.ReadResponse();
+    REQUIRE(response);
+    CHECK(response->body == "late");
+    CHECK(client.WaitClosed());
+  }
+  {
+    // Pipelined requests before the EOF are all answered.
+    RawClient client(fixture.address);
+    REQUIRE(client.Send(Get("/a") + Get("/b")));
+    client.ShutdownWrite();
+    CHECK(BodyOf(client.ReadResponse()) == "hello /a");
+    CHECK(BodyOf(client.ReadResponse()) == "hello /b");
+    CHECK(client.WaitClosed());
+  }
+  fixture.loop.Run([&] { CHECK(fixture.log.resets.empty()); });
 }
 
 TEST_CASE("a client leaving mid-request resets the stream") {
