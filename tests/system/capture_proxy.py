@@ -35,7 +35,7 @@ sys.path.insert(0, str(SOURCE_ROOT / "examples" / "local-cluster"))
 
 import http1_wire  # noqa: E402  (needs the paths above)
 from capture_backend import SEQUENCE_HEADER, CaptureBackend  # noqa: E402
-from local_cluster import _die_with_parent, parse_access_lines  # noqa: E402
+from local_cluster import SANITIZER_REPORT, _die_with_parent, parse_access_lines  # noqa: E402
 
 # meson ends a test that runs out of time with SIGTERM: leave the way Ctrl-C
 # does, through stop() at exit.
@@ -143,6 +143,7 @@ class CaptureProxy:
         self.processes = []
         self.process = None
         self.address = None
+        self._final_log = None  # the proxy's log, kept when stop() removes workdir
 
     def __enter__(self):
         try:
@@ -192,8 +193,9 @@ class CaptureProxy:
 
     def stop(self):
         """Stops the proxy and the resolver (SIGTERM, then SIGKILL) and the
-        backend; returns the proxy's exit status (None if it never started).
-        Idempotent."""
+        backend. Returns what went wrong on the way out: the proxy's exit
+        status if not 0, and sanitizer reports in its log. Idempotent; the
+        proxy's log stays readable through log()."""
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.terminate()
@@ -205,10 +207,19 @@ class CaptureProxy:
             if process.stdout:
                 process.stdout.close()
         self.backend.stop()
+        self._final_log = self.log()
         shutil.rmtree(self.workdir, ignore_errors=True)
-        return self.process.returncode if self.process else None
+        problems = [line for line in self._final_log.splitlines()
+                    if SANITIZER_REPORT.search(line)][:1]
+        if self.process is not None and self.process.returncode != 0:
+            problems.append(f"homing-proxy exited with status {self.process.returncode} "
+                            f"after SIGTERM")
+        return problems
 
     def log(self):
+        """homing-proxy's stdout and stderr (all of it, once stopped)."""
+        if self._final_log is not None:
+            return self._final_log
         try:
             return self.proxy_log.read_text(errors="replace")
         except FileNotFoundError:
