@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/string_util.h"
+#include "homing/address.h"
 #include "homing/affinity_lookup.h"
 
 namespace homing {
@@ -23,7 +24,10 @@ std::string Lowered(std::string_view text) {
   return out;
 }
 
-bool EndsWithLetterLabel(std::string_view name) {
+// A domain name, as a wildcard suffix must be: IPv4 literals are valid DNS
+// names but end in a label of digits; IPv6 literals are no DNS names.
+bool IsDomainName(std::string_view name) {
+  if (!IsValidDnsName(name)) return false;
   std::string_view last = name.substr(name.rfind('.') + 1);
   return std::any_of(last.begin(), last.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -55,7 +59,7 @@ absl::StatusOr<HostportAllowList> HostportAllowList::Create(
     absl::StatusOr<HostPort> parsed = ParseHostPort(hostport);
     if (!parsed.ok()) return invalid(internal::FromAbsl(parsed.status().message()));
     std::string_view host = WithoutRootDot(parsed->host);
-    if (pattern.wildcard && !EndsWithLetterLabel(host)) {
+    if (pattern.wildcard && !IsDomainName(host)) {
       return invalid("a wildcard suffix must be a domain name, not an IP address");
     }
     pattern.host = pattern.wildcard ? absl::StrCat(".", ToAbsl(Lowered(host)))

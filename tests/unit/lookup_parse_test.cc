@@ -163,6 +163,9 @@ TEST_CASE("HostportAllowList rejects malformed patterns with a message") {
       {"example.com:65536", "allowed_hostports[0] \"example.com:65536\": invalid hostport \"example.com:65536\": port must be 1-65535"},
       {"user@example.com:80", "allowed_hostports[0] \"user@example.com:80\": invalid hostport \"user@example.com:80\": userinfo is not allowed"},
       {"*.0.0.1:80", "allowed_hostports[0] \"*.0.0.1:80\": a wildcard suffix must be a domain name, not an IP address"},
+      // Found by the resolver_answer fuzzer: an IPv6 literal's last "label"
+      // can hold letters.
+      {"*.[::a]:80", "allowed_hostports[0] \"*.[::a]:80\": a wildcard suffix must be a domain name, not an IP address"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.pattern);
