@@ -4,15 +4,20 @@
 #   make test    deps + build + the default suites (unit, integration, capi, python)
 #   make asan    the same suites under ASan+UBSan, in build-asan/
 #   make bench   micro and end-to-end benchmarks (suite bench)
+#   make fuzz    libFuzzer targets (clang, ASan+UBSan) in build-fuzz/, each for
+#                FUZZ_SECONDS on a scratch copy of its corpus (tests/fuzz/README.md)
 #   make demo    deps + the two example programs + the local cluster demo
 #                (examples/local-cluster; DEMO_ARGS=--keep keeps it up)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 180
+FUZZ_JOBS ?= 1
 MESON_OPTIONS ?= -Dwerror=true
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
                 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: deps build test asan bench demo clean
+.PHONY: deps build test asan bench fuzz demo clean
 
 deps:
 	@.ci/deps
@@ -40,10 +45,21 @@ bench:
 	@$(MAKE) --no-print-directory build
 	meson test -C $(BUILD) --setup bench --suite bench --verbose
 
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang CXX=clang++ meson setup $(FUZZ_BUILD) $(MESON_OPTIONS) -Dfuzzing=enabled \
+	  -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false -Dbenchmarks=disabled
+
+fuzz:
+	@.ci/deps fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) fuzzers
+	python3 tests/fuzz/run_fuzzers.py --build-dir $(FUZZ_BUILD) \
+	  --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
+
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/build.ninja
 	ninja -C $(BUILD) examples/proxy/homing-proxy examples/server/homing-server
 	python3 examples/local-cluster/local_cluster.py --build-dir $(BUILD) $(DEMO_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
