@@ -53,14 +53,15 @@ absl::Status CheckUpgradeType(std::string_view upgrade_type) {
         "\": expected a protocol token such as \"websocket\""));
   }
   if (EqualsIgnoreCase(upgrade_type, "h2c")) {
-    return absl::InvalidArgumentError(
-        "upgrade_type \"h2c\" is not supported by homing (it speaks HTTP/1.1 "
-        "only; a request asking for h2c is served as HTTP/1.1)");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "upgrade_type \"", ToAbsl(upgrade_type),
+        "\" is not supported by homing (it speaks HTTP/1.1 only; a request "
+        "asking for h2c is served as HTTP/1.1)"));
   }
   if (EqualsIgnoreCase(upgrade_type, "CONNECT")) {
-    return absl::InvalidArgumentError(
-        "upgrade_type \"CONNECT\" is not supported by homing (CONNECT requests "
-        "are answered 405)");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "upgrade_type \"", ToAbsl(upgrade_type),
+        "\" is not supported by homing (CONNECT requests are answered 405)"));
   }
   return absl::OkStatus();
 }
