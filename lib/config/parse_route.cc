@@ -413,36 +413,6 @@ absl::StatusOr<std::shared_ptr<const AffinityPolicy>> ParsePerFilterConfig(
   return affinity;
 }
 
-}  // namespace
-
-absl::StatusOr<std::vector<UpgradeConfigSpec>> ParseUpgradeConfigs(
-    const Node& node, std::initializer_list<std::string_view> unsupported_fields) {
-  HOMING_CONFIG_ASSIGN_OR_RETURN(std::vector<Node> items, node.AsList());
-  std::vector<UpgradeConfigSpec> configs;
-  for (const Node& item : items) {
-    HOMING_CONFIG_ASSIGN_OR_RETURN(Object object, item.AsObject());
-    UpgradeConfigSpec config;
-    HOMING_CONFIG_RETURN_IF_ERROR(object.ReadRequired("upgrade_type", &config.upgrade_type));
-    HOMING_CONFIG_RETURN_IF_ERROR(object.Read("enabled", &config.enabled));
-    HOMING_CONFIG_RETURN_IF_ERROR(object.Finish(unsupported_fields));
-    if (absl::Status status = CheckUpgradeType(config.upgrade_type); !status.ok()) {
-      return object.FieldError("upgrade_type", internal::FromAbsl(status.message()));
-    }
-    for (const UpgradeConfigSpec& earlier : configs) {
-      if (absl::EqualsIgnoreCase(earlier.upgrade_type, config.upgrade_type)) {
-        return object.FieldError(
-            "upgrade_type",
-            absl::StrCat("upgrade_type ", Quote(config.upgrade_type),
-                         " is listed twice (types compare case-insensitively)"));
-      }
-    }
-    configs.push_back(std::move(config));
-  }
-  return configs;
-}
-
-namespace {
-
 absl::StatusOr<RouteActionSpec> ParseRouteAction(
     const Node& node, const LoadContext& context, const HttpFilterFacts& filters,
     std::shared_ptr<const AffinityPolicy> affinity) {
@@ -545,6 +515,32 @@ absl::Status CheckDomain(const Node& node, std::string_view domain) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<UpgradeConfigSpec>> ParseUpgradeConfigs(
+    const Node& node, std::initializer_list<std::string_view> unsupported_fields) {
+  HOMING_CONFIG_ASSIGN_OR_RETURN(std::vector<Node> items, node.AsList());
+  std::vector<UpgradeConfigSpec> configs;
+  for (const Node& item : items) {
+    HOMING_CONFIG_ASSIGN_OR_RETURN(Object object, item.AsObject());
+    UpgradeConfigSpec config;
+    HOMING_CONFIG_RETURN_IF_ERROR(object.ReadRequired("upgrade_type", &config.upgrade_type));
+    HOMING_CONFIG_RETURN_IF_ERROR(object.Read("enabled", &config.enabled));
+    HOMING_CONFIG_RETURN_IF_ERROR(object.Finish(unsupported_fields));
+    if (absl::Status status = CheckUpgradeType(config.upgrade_type); !status.ok()) {
+      return object.FieldError("upgrade_type", internal::FromAbsl(status.message()));
+    }
+    for (const UpgradeConfigSpec& earlier : configs) {
+      if (absl::EqualsIgnoreCase(earlier.upgrade_type, config.upgrade_type)) {
+        return object.FieldError(
+            "upgrade_type",
+            absl::StrCat("upgrade_type ", Quote(config.upgrade_type),
+                         " is listed twice (types compare case-insensitively)"));
+      }
+    }
+    configs.push_back(std::move(config));
+  }
+  return configs;
+}
 
 absl::StatusOr<RouteConfigSpec> ParseRouteConfig(const Node& node,
                                                  const LoadContext& context,
