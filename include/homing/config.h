@@ -84,6 +84,9 @@ struct HttpConnectionManagerSpec {
   Duration idle_timeout = std::chrono::hours(1);  // keep-alive connection
   // Request body bound → 413; envoy.filters.http.buffer's max_request_bytes.
   uint64_t max_request_bytes = 1024 * 1024;
+  // The upgrades (WebSocket, …) its routes forward unless a route's own
+  // upgrade_configs say otherwise (see UpgradeEnabled()); none by default.
+  std::vector<UpgradeConfigSpec> upgrade_configs;
   bool operator==(const HttpConnectionManagerSpec&) const = default;
 };
 

@@ -37,10 +37,19 @@
 // another host of the cluster when there is one; each attempt is bounded by
 // per_try_timeout (or the route timeout).
 //
+// Upgrades (WebSocket, …): a request asking to switch protocols is
+// forwarded only when the route's upgrade_configs, or else the connection
+// manager's, enable its type (`UpgradeEnabled()`, Envoy's rule); otherwise
+// it gets 403 upgrade_not_enabled before any lookup or upstream connection.
+// A 101 from the target turns both connections into a tunnel, which the
+// route timeout does not cut.
+//
 // Stats (in the shared store):
 //   http.<stat_prefix>.*            the HTTP server's downstream_* stats, the
 //                                   router's no_route and rq_local_reply, the
-//                                   affinity lookup's affinity.*
+//                                   affinity lookup's affinity.*, and
+//                                   downstream_rq_ws_on_non_ws_route (refused
+//                                   upgrades)
 //   cluster.<name>.*                the cluster's (upstream_rq_total, ...,
 //                                   membership_*) and its upstream_rq_overflow
 //                                   (max_requests); its connection pools'

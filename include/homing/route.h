@@ -134,20 +134,61 @@ struct HashPolicySpec {
   bool operator==(const HashPolicySpec&) const = default;
 };
 
+// UpgradeConfigSpec
+//
+// Envoy's `HttpConnectionManager.UpgradeConfig` and
+// `RouteAction.UpgradeConfig`: whether a request asking to switch to
+// `upgrade_type` ("websocket", or any other protocol token such as
+// "CONNECT-UDP") may be forwarded as an upgrade. Types compare
+// case-insensitively with the request's whole `Upgrade` header value.
+struct UpgradeConfigSpec {
+  std::string upgrade_type;
+  bool enabled = true;
+  bool operator==(const UpgradeConfigSpec&) const = default;
+};
+
 // RouteActionSpec
 //
 // What happens to a matched request: the cluster, its timeouts and retries,
-// hash policies, and the per-route config of homing's affinity filter (when
-// set, the request goes to the owner the affinity lookup names instead of a
-// host of `cluster`'s load balancer).
+// hash policies, upgrades, and the per-route config of homing's affinity
+// filter (when set, the request goes to the owner the affinity lookup names
+// instead of a host of `cluster`'s load balancer).
 struct RouteActionSpec {
   std::string cluster;
   Duration timeout = std::chrono::seconds(15);  // Envoy's default; 0 = none
   std::optional<RetryPolicySpec> retry_policy;
   std::vector<HashPolicySpec> hash_policy;
+  // Overrides the connection manager's upgrade_configs, type by type.
+  std::vector<UpgradeConfigSpec> upgrade_configs;
   std::shared_ptr<const AffinityPolicy> affinity;
   bool operator==(const RouteActionSpec&) const;
 };
+
+// CheckUpgradeType()
+//
+// An upgrade type must be a protocol token (RFC 9110 `token`, optionally
+// "/version"). InvalidArgument otherwise, and for "h2c" (homing speaks
+// HTTP/1.1 to both sides, so it never switches to cleartext HTTP/2) and
+// "CONNECT" (not an upgrade in HTTP/1.1; the server answers CONNECT 405).
+absl::Status CheckUpgradeType(std::string_view upgrade_type);
+
+// CheckUpgradeConfigs()
+//
+// Every type passes CheckUpgradeType() and none is listed twice (compared
+// case-insensitively), as Envoy requires of both lists.
+absl::Status CheckUpgradeConfigs(const std::vector<UpgradeConfigSpec>& configs);
+
+// UpgradeEnabled()
+//
+// Envoy's decision for a request asking to upgrade to `upgrade` (the
+// `Upgrade` header's value) on a route: the route's entry for that type
+// decides when there is one (`enabled: false` refuses even what the
+// connection manager enables; `enabled: true` allows even what it does not
+// list), else the connection manager's entry, else the upgrade is refused.
+// Types match case-insensitively. No allocation.
+bool UpgradeEnabled(std::string_view upgrade,
+                    const std::vector<UpgradeConfigSpec>& connection_manager,
+                    const RouteActionSpec& route);
 
 struct RouteSpec {
   std::string name;  // optional; defaults to "<vhost>/<index>" when compiled
@@ -214,7 +255,8 @@ class RouteTable {
   // a `path_separated_prefix` that is empty, contains '?' or '#' or ends
   // with '/', a bad regex (path, header or query parameter), an empty
   // header, query parameter or hash policy name, and an empty prefix,
-  // suffix or contains string matcher (Envoy's `min_len: 1`).
+  // suffix or contains string matcher (Envoy's `min_len: 1`), and route
+  // upgrade_configs that fail CheckUpgradeConfigs().
   static absl::StatusOr<std::shared_ptr<const RouteTable>> Compile(
       const RouteConfigSpec& spec);
 

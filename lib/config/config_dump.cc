@@ -287,6 +287,18 @@ void WriteAffinity(JsonWriter& json, const AffinityPolicy& policy) {
   json.EndObject();
 }
 
+void WriteUpgradeConfigs(JsonWriter& json,
+                         const std::vector<UpgradeConfigSpec>& configs) {
+  json.BeginArray();
+  for (const UpgradeConfigSpec& config : configs) {
+    json.BeginObject();
+    json.Key("upgrade_type").String(config.upgrade_type);
+    json.Key("enabled").Bool(config.enabled);
+    json.EndObject();
+  }
+  json.EndArray();
+}
+
 void WriteRouteAction(JsonWriter& json, const RouteActionSpec& action) {
   json.BeginObject();
   json.Key("cluster").String(action.cluster);
@@ -316,6 +328,8 @@ void WriteRouteAction(JsonWriter& json, const RouteActionSpec& action) {
     json.EndObject();
   }
   json.EndArray();
+  json.Key("upgrade_configs");
+  WriteUpgradeConfigs(json, action.upgrade_configs);
   json.EndObject();
 }
 
@@ -398,6 +412,8 @@ void WriteListener(JsonWriter& json, const ListenerSpec& listener) {
   json.Key("max_request_headers_kb").Uint(hcm.max_request_headers_kb);
   json.Key("request_headers_timeout").Duration(hcm.request_headers_timeout);
   json.Key("stream_idle_timeout").Duration(hcm.stream_idle_timeout);
+  json.Key("upgrade_configs");
+  WriteUpgradeConfigs(json, hcm.upgrade_configs);
   json.Key("common_http_protocol_options").BeginObject();
   json.Key("idle_timeout").Duration(hcm.idle_timeout);
   json.EndObject();

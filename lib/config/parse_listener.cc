@@ -149,6 +149,10 @@ absl::StatusOr<HttpConnectionManagerSpec> ParseHttpConnectionManager(
       object.Read("request_headers_timeout", &spec.request_headers_timeout));
   HOMING_CONFIG_RETURN_IF_ERROR(
       object.Read("stream_idle_timeout", &spec.stream_idle_timeout));
+  if (std::optional<Node> upgrades = object.Get("upgrade_configs")) {
+    HOMING_CONFIG_ASSIGN_OR_RETURN(spec.upgrade_configs,
+                                   ParseUpgradeConfigs(*upgrades, {"filters"}));
+  }
   if (std::optional<Node> options = object.Get("common_http_protocol_options")) {
     HOMING_CONFIG_ASSIGN_OR_RETURN(Object protocol, options->AsObject());
     HOMING_CONFIG_RETURN_IF_ERROR(protocol.Read("idle_timeout", &spec.idle_timeout));
@@ -166,7 +170,7 @@ absl::StatusOr<HttpConnectionManagerSpec> ParseHttpConnectionManager(
        "strip_matching_host_port", "strip_any_host_port",
        "strip_trailing_host_dot", "server_name", "server_header_transformation",
        "tracing", "http_protocol_options", "http2_protocol_options",
-       "http3_protocol_options", "upgrade_configs", "forward_client_cert_details",
+       "http3_protocol_options", "forward_client_cert_details",
        "set_current_client_cert_details", "proxy_100_continue",
        "represent_ipv4_remote_address_as_ipv4_mapped_ipv6", "local_reply_config",
        "drain_timeout", "delayed_close_timeout", "request_timeout",

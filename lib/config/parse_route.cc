@@ -431,6 +431,10 @@ absl::StatusOr<RouteActionSpec> ParseRouteAction(
       spec.hash_policy.push_back(std::move(policy));
     }
   }
+  if (std::optional<Node> upgrades = object.Get("upgrade_configs")) {
+    HOMING_CONFIG_ASSIGN_OR_RETURN(spec.upgrade_configs,
+                                   ParseUpgradeConfigs(*upgrades, {"connect_config"}));
+  }
   HOMING_CONFIG_RETURN_IF_ERROR(object.Finish(
       {"cluster_header", "weighted_clusters", "cluster_specifier_plugin",
        "inline_cluster_specifier_plugin", "cluster_not_found_response_code",
@@ -440,7 +444,7 @@ absl::StatusOr<RouteActionSpec> ParseRouteAction(
        "early_data_policy", "retry_policy_typed_config",
        "request_mirror_policies", "priority", "rate_limits",
        "include_vh_rate_limits", "cors", "max_grpc_timeout",
-       "grpc_timeout_offset", "upgrade_configs", "internal_redirect_policy",
+       "grpc_timeout_offset", "internal_redirect_policy",
        "internal_redirect_action", "max_internal_redirects", "hedge_policy",
        "max_stream_duration"}));
   if (!cluster_node) return object.FieldError("cluster", "missing required field");
@@ -511,6 +515,32 @@ absl::Status CheckDomain(const Node& node, std::string_view domain) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<UpgradeConfigSpec>> ParseUpgradeConfigs(
+    const Node& node, std::initializer_list<std::string_view> unsupported_fields) {
+  HOMING_CONFIG_ASSIGN_OR_RETURN(std::vector<Node> items, node.AsList());
+  std::vector<UpgradeConfigSpec> configs;
+  for (const Node& item : items) {
+    HOMING_CONFIG_ASSIGN_OR_RETURN(Object object, item.AsObject());
+    UpgradeConfigSpec config;
+    HOMING_CONFIG_RETURN_IF_ERROR(object.ReadRequired("upgrade_type", &config.upgrade_type));
+    HOMING_CONFIG_RETURN_IF_ERROR(object.Read("enabled", &config.enabled));
+    HOMING_CONFIG_RETURN_IF_ERROR(object.Finish(unsupported_fields));
+    if (absl::Status status = CheckUpgradeType(config.upgrade_type); !status.ok()) {
+      return object.FieldError("upgrade_type", internal::FromAbsl(status.message()));
+    }
+    for (const UpgradeConfigSpec& earlier : configs) {
+      if (absl::EqualsIgnoreCase(earlier.upgrade_type, config.upgrade_type)) {
+        return object.FieldError(
+            "upgrade_type",
+            absl::StrCat("upgrade_type ", Quote(config.upgrade_type),
+                         " is listed twice (types compare case-insensitively)"));
+      }
+    }
+    configs.push_back(std::move(config));
+  }
+  return configs;
+}
 
 absl::StatusOr<RouteConfigSpec> ParseRouteConfig(const Node& node,
                                                  const LoadContext& context,

@@ -19,6 +19,7 @@
 #define HOMING_LIB_CONFIG_PARSERS_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -157,6 +158,15 @@ absl::StatusOr<ClusterSpec> ParseCluster(const Node& node, LoadContext& context)
 absl::StatusOr<RouteConfigSpec> ParseRouteConfig(const Node& node,
                                                  const LoadContext& context,
                                                  const HttpFilterFacts& filters);
+
+// ParseUpgradeConfigs()
+//
+// An `upgrade_configs` list (the connection manager's or a route's): each
+// entry's upgrade_type must pass CheckUpgradeType() and appear once;
+// `unsupported_fields` are the Envoy fields of that list's entries homing
+// leaves out.
+absl::StatusOr<std::vector<UpgradeConfigSpec>> ParseUpgradeConfigs(
+    const Node& node, std::initializer_list<std::string_view> unsupported_fields);
 
 // ParseListener()
 absl::StatusOr<ListenerSpec> ParseListener(const Node& node, LoadContext& context);

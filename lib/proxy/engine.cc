@@ -86,6 +86,10 @@ absl::StatusOr<std::shared_ptr<Engine>> Engine::Create(
                        router.status().message()));
     }
     engine->routers_.push_back(*std::move(router));
+    // Envoy's name, though it counts refused upgrades of any type.
+    engine->upgrades_refused_.push_back(
+        &stats.Counter(absl::StrCat("http.", listener.http_connection_manager.stat_prefix,
+                                    ".downstream_rq_ws_on_non_ws_route")));
   }
   return engine;
 }

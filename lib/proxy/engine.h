@@ -73,6 +73,11 @@ class Engine {
   const Bootstrap& config() const { return *config_; }
   const std::shared_ptr<const Bootstrap>& config_ptr() const { return config_; }
   Router& router(size_t listener) { return *routers_[listener]; }
+  // Engine::upgrade_refused()
+  //
+  // http.<stat_prefix>.downstream_rq_ws_on_non_ws_route of a listener: the
+  // upgrade requests its routes' upgrade_configs refused.
+  Counter& upgrade_refused(size_t listener) { return *upgrades_refused_[listener]; }
 
   // Engine::upstream()
   //
@@ -108,6 +113,7 @@ class Engine {
   // which count proxied requests.
   std::unique_ptr<UpstreamPools> lookup_pools_;
   std::vector<std::unique_ptr<Router>> routers_;
+  std::vector<Counter*> upgrades_refused_;  // per listener
 };
 
 }  // namespace homing::proxy_internal

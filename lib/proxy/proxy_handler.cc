@@ -143,6 +143,7 @@ void ProxyHandler::OnRequestHeaders(ServerStream& stream) {
   }
 
   Router& router = engine_->router(listener_);
+  if (stream.is_upgrade() && RefuseUpgrade(router)) return;
   Router::Result result = router.Route(
       request, [this](RoutingDecision decision) { OnRouted(std::move(decision)); });
   if (result.decision) {
@@ -152,6 +153,23 @@ void ProxyHandler::OnRequestHeaders(ServerStream& stream) {
   route_handle_ = std::move(result.handle);
   // Meanwhile the ProxyStream holds the body and notices the client leaving.
   proxy_.emplace(stream, *this, OptionsFor(router.route_table().Match(request)));
+}
+
+bool ProxyHandler::RefuseUpgrade(const Router& router) {
+  const RequestView& request = stream_->request();
+  const Route* route = router.route_table().Match(request);
+  if (route == nullptr) return false;  // the router answers 404 no_route
+  const std::string_view upgrade = request.FindHeader("upgrade").value_or("");
+  const HttpConnectionManagerSpec& hcm =
+      engine_->config().listeners[listener_].http_connection_manager;
+  if (UpgradeEnabled(upgrade, hcm.upgrade_configs, route->action())) return false;
+  engine_->upgrade_refused(listener_).Inc();
+  decision_.route = route;  // for the access log
+  ReplyLocally(403, "upgrade_not_enabled",
+               absl::StrCat("upgrade to \"", ToAbsl(upgrade),
+                            "\" is not enabled on route \"", route->name(),
+                            "\" (see upgrade_configs)"));
+  return true;
 }
 
 void ProxyHandler::OnRouted(RoutingDecision decision) {

@@ -5,11 +5,12 @@
 // route retries, passive health, rq_active and the access log line.
 //
 // Life of a request:
-//   OnRequestHeaders ─ Route() ─┬─ decided now ───────────────┐
-//                               └─ later (ProxyStream holds   │
-//                                  the body meanwhile) ───────┤
-//                                                             ├─ local reply
-//                                                             └─ Start() ─ OnResponseHead
+//   OnRequestHeaders ─┬─ an upgrade its route does not enable ─ 403 local reply
+//                     └─ Route() ─┬─ decided now ───────────────┐
+//                                 └─ later (ProxyStream holds   │
+//                                    the body meanwhile) ───────┤
+//                                                               ├─ local reply
+//                                                               └─ Start() ─ OnResponseHead
 //       (421 from the owner: Misdirected(), Route() again, Retry() once) ─ OnProxyComplete
 //
 // The ProxyStream of a finished request stays in place (done) until the
@@ -52,6 +53,11 @@ class ProxyHandler final : public RequestHandler, public ProxyCallbacks {
   void OnProxyComplete(ProxyStream& proxy, const ProxyOutcome& outcome) override;
 
  private:
+  // An upgrade request on a route whose upgrade_configs (or the connection
+  // manager's) do not enable its type is answered 403 here, before any
+  // affinity lookup or upstream connection (Envoy's rule and stat,
+  // downstream_rq_ws_on_non_ws_route). Returns whether it was.
+  bool RefuseUpgrade(const Router& router);
   // A decision for the request (first, or after a 421).
   void OnRouted(RoutingDecision decision);
   void Dispatch(RoutingDecision decision);

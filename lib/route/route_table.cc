@@ -45,6 +45,10 @@ absl::Status ValidateAction(const RouteActionSpec& action) {
                      "name must not be empty");
     }
   }
+  if (absl::Status status = CheckUpgradeConfigs(action.upgrade_configs);
+      !status.ok()) {
+    return Invalid("upgrade_configs", FromAbsl(status.message()));
+  }
   return absl::OkStatus();
 }
 
@@ -56,7 +60,8 @@ bool RouteActionSpec::operator==(const RouteActionSpec& other) const {
       (affinity && other.affinity && *affinity == *other.affinity);
   return same_affinity && cluster == other.cluster &&
          timeout == other.timeout && retry_policy == other.retry_policy &&
-         hash_policy == other.hash_policy;
+         hash_policy == other.hash_policy &&
+         upgrade_configs == other.upgrade_configs;
 }
 
 struct RouteTable::Impl {

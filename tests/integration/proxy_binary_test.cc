@@ -188,6 +188,7 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress_http
+          upgrade_configs: [{upgrade_type: websocket}]
           max_request_headers_kb: 1
           request_headers_timeout: 0.3s
           route_config:

@@ -525,6 +525,53 @@ TEST_CASE("Route and virtual host rules") {
               "must not be empty");
 }
 
+TEST_CASE("upgrade_configs rules, on the connection manager and on routes") {
+  auto hcm = [](std::string_view list) {
+    return Insert("          stat_prefix: ingress\n",
+                  "          upgrade_configs: " + std::string(list) + "\n");
+  };
+  auto route = [](std::string_view list) {
+    return Edit(kBaseConfig, "route: {cluster: lookup}",
+                "route: {cluster: lookup, upgrade_configs: " + std::string(list) + "}");
+  };
+  ExpectError(hcm("[{upgrade_type: h2c}]"), kHcm + ".upgrade_configs[0].upgrade_type",
+              "h2c",
+              "upgrade_type \"h2c\" is not supported by homing (it speaks HTTP/1.1 only; "
+              "a request asking for h2c is served as HTTP/1.1)");
+  ExpectError(route("[{upgrade_type: H2C}]"),
+              kRoutes + "[1].route.upgrade_configs[0].upgrade_type", "H2C",
+              "upgrade_type \"H2C\" is not supported by homing (it speaks HTTP/1.1 only; "
+              "a request asking for h2c is served as HTTP/1.1)");
+  ExpectError(hcm("[{upgrade_type: CONNECT}]"), kHcm + ".upgrade_configs[0].upgrade_type",
+              "CONNECT",
+              "upgrade_type \"CONNECT\" is not supported by homing (CONNECT requests are "
+              "answered 405)");
+  ExpectError(hcm("[{upgrade_type: \"web socket\"}]"),
+              kHcm + ".upgrade_configs[0].upgrade_type", "web socket",
+              "invalid upgrade_type \"web socket\": expected a protocol token such as "
+              "\"websocket\"");
+  ExpectError(hcm("[{upgrade_type: websocket}, {upgrade_type: WebSocket}]"),
+              kHcm + ".upgrade_configs[1].upgrade_type", "upgrade_configs:",
+              "upgrade_type \"WebSocket\" is listed twice (types compare "
+              "case-insensitively)");
+  ExpectError(route("[{enabled: false}]"),
+              kRoutes + "[1].route.upgrade_configs[0].upgrade_type", "upgrade_configs:",
+              "missing required field");
+  ExpectError(hcm("[{upgrade_type: websocket, enabled: no}]"),
+              kHcm + ".upgrade_configs[0].enabled", "upgrade_configs:",
+              "expected a boolean (true or false), got \"no\"");
+  ExpectError(hcm("{upgrade_type: websocket}"), kHcm + ".upgrade_configs",
+              "upgrade_configs:", "expected a list, got a mapping");
+  ExpectError(hcm("[{upgrade_type: websocket, timeout: 1s}]"),
+              kHcm + ".upgrade_configs[0].timeout", "upgrade_configs:", "unknown field");
+  ExpectError(hcm("[{upgrade_type: websocket, filters: []}]"),
+              kHcm + ".upgrade_configs[0].filters", "upgrade_configs:",
+              "not supported by homing");
+  ExpectError(route("[{upgrade_type: CONNECT-UDP, connect_config: {}}]"),
+              kRoutes + "[1].route.upgrade_configs[0].connect_config", "connect_config",
+              "not supported by homing");
+}
+
 TEST_CASE("Listener and admin rules") {
   ExpectError(Edit(kBaseConfig, "{address: 127.0.0.1, port_value: 10000}",
                    "{address: localhost, port_value: 10000}"),

@@ -217,6 +217,7 @@ TEST_CASE("Defaults are Envoy's, and admin defaults to 127.0.0.1:9901") {
   CHECK(hcm.stream_idle_timeout == minutes(5));
   CHECK(hcm.idle_timeout == hours(1));
   CHECK(hcm.max_request_bytes == 1024 * 1024);
+  CHECK(hcm.upgrade_configs.empty());  // upgrades refused
   CHECK(hcm.route_config.name.empty());
   CHECK_FALSE(hcm.route_config.ignore_port_in_host_matching);
 
@@ -226,6 +227,7 @@ TEST_CASE("Defaults are Envoy's, and admin defaults to 127.0.0.1:9901") {
   CHECK(join.action.timeout == seconds(15));
   CHECK_FALSE(join.action.retry_policy.has_value());
   CHECK(join.action.hash_policy.empty());
+  CHECK(join.action.upgrade_configs.empty());
   REQUIRE(join.action.affinity != nullptr);
   const AffinityPolicy& affinity = *join.action.affinity;
   CHECK(affinity.lookup_path == "/where");
@@ -361,6 +363,9 @@ static_resources:
           request_headers_timeout: 3s
           stream_idle_timeout: 1m
           common_http_protocol_options: {idle_timeout: 90s}
+          upgrade_configs:
+          - {upgrade_type: websocket}
+          - {upgrade_type: CONNECT-UDP, enabled: false}
           route_config:
             name: edge_routes
             ignore_port_in_host_matching: true
@@ -386,6 +391,7 @@ static_resources:
                   cluster: forward
                   timeout: 2s
                   retry_policy: {retry_on: "connect-failure, reset", num_retries: 2, per_try_timeout: 500ms}
+                  upgrade_configs: [{upgrade_type: WebSocket, enabled: false}]
                 typed_per_filter_config:
                   homing.filters.http.affinity:
                     "@type": type.googleapis.com/homing.filters.http.affinity.v1.AffinityPerRoute
@@ -499,6 +505,8 @@ TEST_CASE("Every supported field is read") {
     CHECK(hcm.stream_idle_timeout == minutes(1));
     CHECK(hcm.idle_timeout == seconds(90));
     CHECK(hcm.max_request_bytes == 65536);
+    CHECK(hcm.upgrade_configs == std::vector<UpgradeConfigSpec>{{"websocket", true},
+                                                                {"CONNECT-UDP", false}});
     REQUIRE(hcm.http_filters.size() == 4);
     CHECK(hcm.http_filters[1].dns_cache_config ==
           config.FindCluster("forward")->dns_cache_config);
@@ -544,6 +552,7 @@ TEST_CASE("Every supported field is read") {
     CHECK(owned.timeout == seconds(2));
     CHECK(owned.retry_policy ==
           RetryPolicySpec{{"connect-failure", "reset"}, 2, milliseconds(500)});
+    CHECK(owned.upgrade_configs == std::vector<UpgradeConfigSpec>{{"WebSocket", false}});
     REQUIRE(owned.affinity != nullptr);
     AffinityPolicy expected;
     expected.lookup_cluster = "least";

@@ -95,6 +95,7 @@ static_resources:
           request_headers_timeout: 0s
           stream_idle_timeout: 90s
           common_http_protocol_options: {idle_timeout: 0.5s}
+          upgrade_configs: [{upgrade_type: websocket}, {upgrade_type: spdy/3, enabled: false}]
           route_config:
             name: routes
             ignore_port_in_host_matching: true
@@ -118,6 +119,7 @@ static_resources:
                   cluster: dfp
                   timeout: 0s
                   retry_policy: {retry_on: "5xx,reset", num_retries: 2, per_try_timeout: 0.75s}
+                  upgrade_configs: [{upgrade_type: WebSocket, enabled: false}]
                 typed_per_filter_config:
                   homing.filters.http.affinity:
                     lookup_cluster: resolver
@@ -198,6 +200,17 @@ TEST_CASE("durations are written in protobuf's seconds form") {
   CHECK(json.find("\"dns_refresh_rate\":\"2.5s\"") != std::string::npos);
   CHECK(json.find("\"max_ejection_time\":\"60s\"") != std::string::npos);
   CHECK(json.find("\"request_headers_timeout\":\"0s\"") != std::string::npos);
+}
+
+TEST_CASE("upgrade_configs are dumped with enabled spelled out") {
+  absl::StatusOr<Bootstrap> rich = ParseConfig(kRichConfig, "rich");
+  REQUIRE(rich.ok());
+  const std::string json = DumpConfigJson(*rich);
+  CHECK(json.find("\"upgrade_configs\":[{\"upgrade_type\":\"websocket\",\"enabled\":true},"
+                  "{\"upgrade_type\":\"spdy/3\",\"enabled\":false}]") != std::string::npos);
+  CHECK(json.find("\"upgrade_configs\":[{\"upgrade_type\":\"WebSocket\",\"enabled\":false}]") !=
+        std::string::npos);
+  CHECK(json.find("\"upgrade_configs\":[]") != std::string::npos);  // the other routes
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 // ProxyService in process, on STATIC clusters of real HttpServer upstreams
 // (127.0.1.7x) and a raw-socket client: load balancing, route retries,
 // upstream failures and their JSON replies, circuit breakers, passive
-// health, rq_active, the access log, reload, drain and several workers.
+// health, rq_active, the access log, the upgrade policy and tunnels, reload,
+// drain and several workers.
 
 #include <doctest/doctest.h>
 
 #include <map>
 #include <set>
+#include <thread>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -72,6 +74,7 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress
+          upgrade_configs: [{upgrade_type: websocket}]
           route_config:
             virtual_hosts:
             - name: local
@@ -93,6 +96,12 @@ static_resources:
                 route: {cluster: dead}
               - match: {prefix: /reset}
                 route: {cluster: resetter}
+              - name: ws-off
+                match: {prefix: /ws-off}
+                route: {cluster: backend, upgrade_configs: [{upgrade_type: websocket, enabled: false}]}
+              - name: custom
+                match: {prefix: /custom}
+                route: {cluster: backend, upgrade_configs: [{upgrade_type: CONNECT-UDP}]}
           http_filters:
           - name: envoy.filters.http.buffer
             typed_config:
@@ -346,6 +355,92 @@ TEST_CASE("requests the proxy cannot take are answered and logged") {
   REQUIRE(line);
   CHECK(line->find("\"- - HTTP/1.1\" 400 route=- ") != std::string::npos);
   CHECK(h.a.requests() + h.b.requests() == 0);
+}
+
+std::string UpgradeRequest(const std::string& target, const std::string& upgrade) {
+  return absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: proxy.test\r\n",
+                      "Connection: Upgrade\r\nUpgrade: ", upgrade, "\r\n\r\n");
+}
+
+TEST_CASE("an upgrade its route does not enable gets 403, before any upstream") {
+  Harness h;
+  struct Case {
+    std::string target, upgrade, route;
+  };
+  // ws-off disables the connection manager's websocket; nothing enables
+  // CONNECT-UDP on /rr; h2 is listed nowhere.
+  for (const Case& c : {Case{"/ws-off", "websocket", "ws-off"},
+                        Case{"/rr/x", "CONNECT-UDP", "local/0"},
+                        Case{"/custom", "h2", "custom"}}) {
+    CAPTURE(c.target);
+    RawClient client(h.address);
+    REQUIRE(client.Send(UpgradeRequest(c.target, c.upgrade)));
+    std::optional<HttpResponse> refused = client.ReadResponse();
+    REQUIRE(refused);
+    CHECK(refused->status == 403);
+    CHECK(refused->Header("content-type") == "application/json");
+    CHECK(refused->body ==
+          absl::StrCat("{\"error\":\"upgrade_not_enabled\",\"detail\":\"upgrade to "
+                       "\\\"", c.upgrade, "\\\" is not enabled on route \\\"", c.route,
+                       "\\\" (see upgrade_configs)\"}"));
+    CHECK(client.WaitClosed());  // the rest of the stream is not HTTP
+    std::optional<std::string> line = h.log.ReadLine();
+    REQUIRE(line);
+    CHECK_MESSAGE(line->find(absl::StrCat("\"GET ", c.target, " HTTP/1.1\" 403 route=",
+                                          c.route, " key=- lookup=- upstream=- addr=-")) !=
+                      std::string::npos,
+                  *line);
+    CHECK(line->find(" error=upgrade_not_enabled") != std::string::npos);
+  }
+  CHECK(h.Counter("http.ingress.downstream_rq_ws_on_non_ws_route") == 3);
+  CHECK(h.Counter("cluster.backend.upstream_rq_total") == 0);
+  CHECK(h.a.requests() + h.b.requests() == 0);
+
+  // No route: the router's 404, not an upgrade refusal.
+  std::optional<HttpResponse> missing =
+      Exchange(h.address, UpgradeRequest("/nowhere", "websocket"));
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  CHECK(h.Counter("http.ingress.downstream_rq_ws_on_non_ws_route") == 3);
+}
+
+TEST_CASE("an enabled upgrade is forwarded and tunnels after the 101") {
+  Harness h;
+  struct Case {
+    std::string target, upgrade;
+  };
+  // The connection manager's websocket (any case), and a type only the
+  // route enables.
+  for (const Case& c : {Case{"/rr/ws", "WebSocket"}, Case{"/custom", "connect-udp"}}) {
+    CAPTURE(c.target);
+    RawClient client(h.address);
+    REQUIRE(client.Send(UpgradeRequest(c.target, c.upgrade)));
+    std::optional<HttpResponse> switching = client.ReadResponse();
+    REQUIRE(switching);
+    CHECK(switching->status == 101);
+    CHECK(switching->Header("upgrade") == "echo");
+    REQUIRE(client.Send("ping through the tunnel"));
+    CHECK(client.ReadExactly(23) == "ping through the tunnel");
+  }
+  CHECK(h.a.requests() + h.b.requests() == 2);
+  CHECK(h.Counter("http.ingress.downstream_rq_ws_on_non_ws_route") == 0);
+}
+
+TEST_CASE("the route timeout does not cut an established tunnel") {
+  Harness h;
+  RawClient client(h.address);
+  REQUIRE(client.Send(UpgradeRequest("/slow/ws", "websocket")));  // timeout 0.2s
+  std::optional<HttpResponse> switching = client.ReadResponse();
+  REQUIRE(switching);
+  REQUIRE(switching->status == 101);
+  for (int i = 0; i < 3; ++i) {
+    // Each pause is longer than the route timeout.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const std::string message = absl::StrCat("still open ", i);
+    REQUIRE(client.Send(message));
+    CHECK(client.ReadExactly(message.size()) == message);
+  }
+  CHECK(h.Counter("cluster.backend.upstream_rq_timeout") == 0);
 }
 
 TEST_CASE("a reload serves new requests while in-flight ones finish on the old") {

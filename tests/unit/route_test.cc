@@ -951,5 +951,49 @@ TEST_CASE("compile errors: header and query parameter matchers") {
         "\"a\": prefix must not be empty");
 }
 
+// --- Upgrades ---------------------------------------------------------------
+
+TEST_CASE("UpgradeEnabled: the route's entry for the type decides, else the HCM's") {
+  const std::vector<UpgradeConfigSpec> hcm = {{"websocket", true}, {"spdy/3", false}};
+  RouteActionSpec plain{.cluster = "c"};
+  CHECK(UpgradeEnabled("websocket", hcm, plain));
+  CHECK(UpgradeEnabled("WebSocket", hcm, plain));  // case-insensitive
+  CHECK_FALSE(UpgradeEnabled("spdy/3", hcm, plain));
+  CHECK_FALSE(UpgradeEnabled("CONNECT-UDP", hcm, plain));  // listed nowhere
+  CHECK_FALSE(UpgradeEnabled("websocket", {}, plain));     // none by default
+  CHECK_FALSE(UpgradeEnabled("", hcm, plain));
+
+  RouteActionSpec off{.cluster = "c", .upgrade_configs = {{"WEBSOCKET", false}}};
+  CHECK_FALSE(UpgradeEnabled("websocket", hcm, off));
+  RouteActionSpec on{.cluster = "c",
+                     .upgrade_configs = {{"spdy/3", true}, {"CONNECT-UDP", true}}};
+  CHECK(UpgradeEnabled("spdy/3", hcm, on));       // enables what the HCM disables
+  CHECK(UpgradeEnabled("connect-udp", {}, on));   // and what it does not list
+  CHECK(UpgradeEnabled("websocket", hcm, on));    // other types: the HCM's
+}
+
+TEST_CASE("route upgrade_configs: protocol tokens, listed once, no h2c") {
+  RouteSpec route = Prefix("r", "/");
+  route.action.upgrade_configs = {{"websocket", true}, {"WebSocket", false}};
+  CHECK(RouteError(route) ==
+        "virtual_hosts[0] \"local\" routes[0] \"r\": upgrade_configs: upgrade_type "
+        "\"WebSocket\" is listed twice");
+  route.action.upgrade_configs = {{"h2c", true}};
+  CHECK(RouteError(route) ==
+        "virtual_hosts[0] \"local\" routes[0] \"r\": upgrade_configs: upgrade_type "
+        "\"h2c\" is not supported by homing (it speaks HTTP/1.1 only; a request "
+        "asking for h2c is served as HTTP/1.1)");
+  for (const char* bad : {"", "web socket", "a/", "/1", "a/b/c", "x,y"}) {
+    CAPTURE(bad);
+    route.action.upgrade_configs = {{bad, true}};
+    CHECK(RouteError(route) ==
+          "virtual_hosts[0] \"local\" routes[0] \"r\": upgrade_configs: invalid "
+          "upgrade_type \"" + std::string(bad) +
+              "\": expected a protocol token such as \"websocket\"");
+  }
+  route.action.upgrade_configs = {{"CONNECT-UDP", true}, {"spdy/3.1", false}};
+  CHECK(RouteError(route) == "<ok>");
+}
+
 }  // namespace
 }  // namespace homing
