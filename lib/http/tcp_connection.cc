@@ -304,8 +304,17 @@ void TcpConnection::OnReadCb(uv_stream_t* stream, ssize_t nread,
   }
   self->ReadStop();
   if (self->callbacks_ == nullptr) {
-    // Lingering: the peer has seen everything it will see.
-    if (self->lingering_) self->Close();
+    if (!self->lingering_) return;
+    // A peer that half-closed still reads: while our bytes drain (bounded
+    // by the flush timeout) its FIN only means no shutdown wait is needed.
+    // Past our shutdown, or on a reset, it has seen all it will see.
+    const bool draining = nread == UV_EOF && !self->shutdown_started_ &&
+                          (self->write_in_flight_ || self->queued_bytes() > 0);
+    if (draining) {
+      self->peer_done_ = true;
+    } else {
+      self->Close();
+    }
     return;
   }
   if (nread == UV_EOF) {

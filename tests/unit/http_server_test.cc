@@ -900,6 +900,20 @@ TEST_CASE("a client that half-closes after its request gets the response") {
     CHECK(BodyOf(client.ReadResponse()) == "hello /b");
     CHECK(client.WaitClosed());
   }
+  {
+    // A response larger than the socket buffers is still draining when the
+    // connection reads the client's FIN again: all of it arrives.
+    const std::string large(16 << 20, 'x');
+    RawClient client(fixture.address);
+    REQUIRE(client.Send(Get("/hold")));
+    client.ShutdownWrite();
+    REQUIRE(fixture.loop.WaitFor([&] { return fixture.log.held != nullptr; }));
+    fixture.loop.Run([&] { fixture.log.held->SendResponse(200, {}, large); });
+    auto response = client.ReadResponse();
+    REQUIRE(response);
+    CHECK(response->body.size() == large.size());
+    CHECK(client.WaitClosed());
+  }
   fixture.loop.Run([&] { CHECK(fixture.log.resets.empty()); });
 }
 
