@@ -3,11 +3,13 @@
 
 #include "homing/config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -141,11 +143,68 @@ const ClusterSpec* Bootstrap::FindCluster(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+// Finds the line of a second document's root node without building either
+// document. yaml-cpp 0.7's LoadAll() cannot be used: on a stray ',' at
+// document level ("{},") every pass yields an empty document and consumes
+// nothing, so it loops forever, growing without bound (found by
+// tests/fuzz/config_loader_fuzzer). Two passes of the parser are bounded.
+class SecondDocumentFinder final : public YAML::EventHandler {
+ public:
+  static std::optional<int> Find(const std::string& text) {
+    std::istringstream input(text);
+    YAML::Parser parser(input);
+    SecondDocumentFinder finder;
+    if (!parser.HandleNextDocument(finder) || !parser.HandleNextDocument(finder)) {
+      return std::nullopt;
+    }
+    return finder.line_.value_or(finder.second_start_line_);
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ == 2) second_start_line_ = mark.line + 1;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { OnNode(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { OnNode(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    OnNode(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    OnNode(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    OnNode(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void OnNode(const YAML::Mark& mark) {
+    if (documents_ == 2 && !line_) line_ = mark.line + 1;
+  }
+
+  int documents_ = 0;
+  int second_start_line_ = 0;
+  std::optional<int> line_;  // of the second document's root node
+};
+
+}  // namespace
+
 absl::StatusOr<Bootstrap> ParseConfig(std::string_view text,
                                       std::string_view source_name) {
-  std::vector<YAML::Node> documents;
+  const std::string input(text);
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    document = YAML::Load(input);
+    if (std::optional<int> line = SecondDocumentFinder::Find(input)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bootstrap (line ", *line, "): a config is one YAML document; this is a second"));
+    }
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) {
       return absl::InvalidArgumentError(
@@ -155,12 +214,7 @@ absl::StatusOr<Bootstrap> ParseConfig(std::string_view text,
         absl::StrCat(internal::ToAbsl(source_name), ":", e.mark.line + 1, ":",
                      e.mark.column + 1, ": ", e.msg));
   }
-  if (documents.size() > 1) {
-    return config_internal::Node::Root(documents[1]).Error(
-        "a config is one YAML document; this is a second");
-  }
-  return config_internal::ParseBootstrap(
-      config_internal::Node::Root(documents.empty() ? YAML::Node() : documents[0]));
+  return config_internal::ParseBootstrap(config_internal::Node::Root(document));
 }
 
 absl::StatusOr<Bootstrap> LoadConfigFile(const std::string& path) {

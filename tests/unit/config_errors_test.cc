@@ -630,6 +630,13 @@ TEST_CASE("A config is exactly one YAML mapping") {
   CHECK(ErrorOf("admin: {address: {socket_address: {address: 127.0.0.1, port_value: 1}}}\n"
                 "---\nstatic_resources: {}\n") ==
         "bootstrap (line 3): a config is one YAML document; this is a second");
+  // yaml-cpp 0.7 reads a stray ',' after a document as endless empty
+  // documents; the loader stops at the second (a fuzzer found the hang).
+  CHECK(ErrorOf("{},") == "bootstrap (line 1): a config is one YAML document; this is a second");
+  CHECK(ErrorOf("admin: {}\n---\n,") ==
+        "bootstrap (line 3): a config is one YAML document; this is a second");
+  CHECK(ErrorOf("\"admin\",") ==
+        "bootstrap (line 1): a config is one YAML document; this is a second");
 }
 
 }  // namespace
