@@ -1,7 +1,7 @@
 # Thin wrappers over Meson; every target is one short recipe.
 #   make deps    install the Debian packages (as root) or print the apt-get line
 #   make build   configure (once) and compile into build/
-#   make test    deps + build + the default suites (unit, integration, capi, python)
+#   make test    deps + build + the default suites (unit, integration, capi, python, fuzz)
 #   make asan    the same suites under ASan+UBSan, in build-asan/
 #   make bench   micro and end-to-end benchmarks (suite bench)
 #   make fuzz    libFuzzer targets (clang, ASan+UBSan) in build-fuzz/, each for

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """WebSocket through homing-proxy's affinity route, end to end.
 
-Real processes on address block 7: homing-proxy on 127.0.2.7, the resolver
-stand-in (tests/support/resolver_server.py) on 127.0.1.179, and two
+Real processes on address block 8: homing-proxy on 127.0.2.8, the resolver
+stand-in (tests/support/resolver_server.py) on 127.0.1.189, and two
 RFC 6455 echo servers (tests/support/websocket_echo_server.py) on
-127.0.1.171 and 127.0.1.172; every port is chosen by the kernel. The
+127.0.1.181 and 127.0.1.182; every port is chosen by the kernel. The
 resolver names the first echo server as the owner of every key the tests
 use, by its IP literal, so no DNS server is needed.
 
@@ -38,8 +38,8 @@ from system_support import RESOLVER_SERVER, SOURCE_ROOT, error_code
 import local_cluster
 
 ECHO_SERVER = SOURCE_ROOT / "tests" / "support" / "websocket_echo_server.py"
-PROXY_IP = "127.0.2.7"
-OWNER_IP, OTHER_IP, RESOLVER_IP = "127.0.1.171", "127.0.1.172", "127.0.1.179"
+PROXY_IP = "127.0.2.8"
+OWNER_IP, OTHER_IP, RESOLVER_IP = "127.0.1.181", "127.0.1.182", "127.0.1.189"
 ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 ROUTE_TIMEOUT = 0.3  # seconds; the tunnel must outlive it
 
