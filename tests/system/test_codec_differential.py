@@ -70,6 +70,11 @@ DISAGREEMENTS = {
         "homing refuses upgrades on a route without upgrade_configs (403)",
     "valid-upgrade-websocket":
         "as above: the upgrade is refused by route policy (403)",
+    "attack-request-line-oversized":
+        "h11 bounds only a head still incomplete in its buffer (16 KiB); homing bounds "
+        "every head (max_request_headers_kb, 60 KiB by default) and answers 431",
+    "attack-header-count-excess":
+        "h11 takes any number of header fields; homing takes at most 100 (431)",
     "valid-http10-keep-alive-pair":
         "h11 does not implement HTTP/1.0 keep-alive and stops after the first "
         "request; homing serves both, each framed by its (absent) Content-Length",

@@ -74,10 +74,23 @@ ROWS = [
     Row("attack-non-token-header-name", rejected=400),
     Row("attack-two-host-headers", rejected=400),
     Row("attack-absolute-form-host-mismatch", rejected=400),
+    Row("attack-missing-host", rejected=400),
+    # Request lines another parser might read otherwise.
+    Row("attack-bad-version", rejected=400),
+    Row("attack-http09-request-line", rejected=505),
+    Row("attack-space-in-target", rejected=400),
+    # RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty
+    # framing; it is served, then the connection closes.
+    Row("attack-http10-chunked", forwarded=("/http10-chunked",)),
+    Row("attack-cl-hex", rejected=400),
+    # Heads beyond the bounds (max_request_headers_kb, 100 headers).
+    Row("attack-request-line-oversized", rejected=431),
+    Row("attack-header-count-excess", rejected=431),
     # Chunked bodies.
     Row("attack-chunk-extension-oversized", rejected=400),
     Row("attack-chunk-size-overflow", rejected=400),
     Row("attack-chunk-size-invalid", rejected=400),
+    Row("attack-chunk-size-negative", rejected=400),
     Row("attack-chunk-data-too-long", rejected=400),
     # Upgrades that would turn the rest of the write into a tunnel.
     Row("attack-upgrade-websocket-smuggled", rejected=403, then=("/smuggled",)),

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "config_test_util.h"
 #include "homing/config.h"
 
@@ -622,6 +623,22 @@ TEST_CASE("YAML syntax errors name the source, line and column") {
   config = ParseConfig("admin:\n  address: {}\n bad: 1\n", "a.yaml");
   REQUIRE_FALSE(config.ok());
   CHECK(std::string(config.status().message()) == "a.yaml:3:2: end of map not found");
+}
+
+TEST_CASE("Nested aliases are not expanded into work: a billion laughs fails at once") {
+  // Nine levels of ten aliases each name 10^9 scalars; yaml-cpp shares the
+  // aliased nodes, and the loader stops at the first element of the wrong
+  // type instead of walking them all.
+  std::string config = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int level = 1; level <= 8; ++level) {
+    const std::string alias = absl::StrCat("*a", level - 1);
+    config += absl::StrCat("a", level, ": &a", level, " [");
+    for (int i = 0; i < 10; ++i) config += absl::StrCat(i == 0 ? "" : ", ", alias);
+    config += "]\n";
+  }
+  config += "static_resources: {clusters: *a8}\n";
+  CHECK(ErrorOf(config) ==
+        "static_resources.clusters[0] (line 8): expected a mapping, got a list");  // where a7 is
 }
 
 TEST_CASE("A config is exactly one YAML mapping") {
