@@ -56,6 +56,12 @@ class ResolverAnswers(ClusterTestCase):
         self.assertTrue(answer.json()["detail"])
         return answer
 
+    def dns_hosts_added(self):
+        """How many hosts the proxy's DNS caches have added (each one queried)."""
+        stats = self.cluster.stats(r"^dns_cache\..*\.host_added$")
+        self.assertTrue(stats, "no dns_cache host_added counter in the proxy's stats")
+        return sum(stats.values())
+
     def owner(self, client_id):
         hostport = self.cluster.server_get(0, f"/where?client_id={client_id}").json()["hostport"]
         return hostport, int(hostport.split(".")[0][len("server-"):])
@@ -82,12 +88,15 @@ class ResolverAnswers(ClusterTestCase):
     def test_a_hostport_outside_the_allow_list_is_refused(self):
         # The dynamic forward proxy's SSRF hole: the admin listener, or any
         # host on the internet, is never dialled.
+        # The check comes before the DNS cache: it adds (and queries) no host.
+        hosts_before = self.dns_hosts_added()
         for client, hostport in (("evil-1", "evil.example.com:80"),
                                  ("evil-2", self.cluster.layout.admin_address),
                                  ("evil-3", "server-0.server-headless.poc-routing.svc."
                                             "cluster.local:9901")):
             self.control({"mapping": {client: hostport}})
             self.assertLocalReply(client, 502, "hostport_rejected")
+        self.assertEqual(self.dns_hosts_added(), hosts_before)
 
     def test_an_allowed_name_that_does_not_resolve_is_a_503(self):
         self.control({"hostport": "server-7.server-headless.poc-routing.svc.cluster.local:8081"})
