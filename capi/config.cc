@@ -60,6 +60,7 @@ extern "C" {
 homing_status homing_config_parse(const char* text, size_t text_len,
                                   const char* source_name,
                                   homing_config_t** out, char** errmsg) {
+  homing::capi::ClearOutput(out);
   std::string_view view;
   if (!homing::capi::Text(text, text_len, &view) || out == nullptr) {
     return InvalidArgument(errmsg,
@@ -77,6 +78,7 @@ homing_status homing_config_parse(const char* text, size_t text_len,
 
 homing_status homing_config_load_file(const char* path, homing_config_t** out,
                                       char** errmsg) {
+  homing::capi::ClearOutput(out);
   if (path == nullptr || out == nullptr) {
     return InvalidArgument(
         errmsg, "homing_config_load_file: path and out are required");
@@ -175,6 +177,7 @@ homing_status homing_route_table_new(const homing_config_t* config,
                                      size_t listener_index,
                                      homing_route_table_t** out,
                                      char** errmsg) {
+  homing::capi::ClearOutput(out);
   if (config == nullptr || out == nullptr) {
     return InvalidArgument(
         errmsg, "homing_route_table_new: config and out are required");

@@ -199,6 +199,7 @@ homing_status homing_dns_cache_new(homing_loop_t* loop,
                                    const homing_dns_cache_options_t* options,
                                    homing_stats_t* stats,
                                    homing_dns_cache_t** out, char** errmsg) {
+  homing::capi::ClearOutput(out);
   if (loop == nullptr || options == nullptr || out == nullptr) {
     return InvalidArgument(
         errmsg, "homing_dns_cache_new: loop, options and out are required");
@@ -276,6 +277,7 @@ homing_status homing_dns_cache_load(homing_dns_cache_t* cache, const char* host,
 homing_status homing_dns_cache_find(homing_dns_cache_t* cache,
                                     const char* host_port, size_t host_port_len,
                                     homing_dns_host_t** out) {
+  homing::capi::ClearOutput(out);
   std::string_view key;
   if (cache == nullptr || out == nullptr ||
       !homing::capi::Text(host_port, host_port_len, &key)) {

@@ -39,6 +39,14 @@ char* CopyToMalloc(std::string_view text);
 
 // SaveError()
 //
+// Sets an output pointer to NULL before a call does anything else, so that
+// it is NULL whenever the call fails (leveldb's rule: a caller never frees
+// or uses a stale value). `out` may itself be NULL.
+template <typename T>
+void ClearOutput(T** out) {
+  if (out != nullptr) *out = nullptr;
+}
+
 // Stores `message` in `*errmsg` (freeing what was there, leveldb's rule) when
 // `errmsg` is non-null, and returns `status`.
 homing_status SaveError(char** errmsg, homing_status status,

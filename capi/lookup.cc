@@ -242,6 +242,7 @@ homing_status homing_lookup_new(homing_loop_t* loop,
                                 const homing_lookup_options_t* options,
                                 homing_stats_t* stats, homing_lookup_t** out,
                                 char** errmsg) {
+  homing::capi::ClearOutput(out);
   if (loop == nullptr || options == nullptr || out == nullptr) {
     return InvalidArgument(
         errmsg, "homing_lookup_new: loop, options and out are required");

@@ -112,6 +112,7 @@ homing_status homing_loop_new_external(homing_watch_cb watch_cb,
                                        homing_timer_cb timer_cb,
                                        void* user_data, homing_loop_t** out,
                                        char** errmsg) {
+  homing::capi::ClearOutput(out);
   if (watch_cb == nullptr || timer_cb == nullptr || out == nullptr) {
     return homing::capi::InvalidArgument(
         errmsg,
@@ -176,6 +177,7 @@ int homing_loop_timeout_ms(const homing_loop_t* loop) {
 }
 
 homing_status homing_engine_start(homing_engine_t** out, char** errmsg) {
+  homing::capi::ClearOutput(out);
   if (out == nullptr) {
     return homing::capi::InvalidArgument(
         errmsg, "homing_engine_start: out is required");

@@ -174,6 +174,7 @@ homing_status homing_placement_strategy_from_name(const char* name,
 homing_status homing_placement_new(int strategy, const char* const* members,
                                    size_t member_count,
                                    homing_placement_t** out, char** errmsg) {
+  homing::capi::ClearOutput(out);
   if (out == nullptr) {
     return InvalidArgument(errmsg, "homing_placement_new: out is required");
   }
@@ -240,6 +241,7 @@ homing_status homing_lb_new(const char* name, int policy,
                             const char* const* hosts, const uint32_t* weights,
                             size_t host_count, homing_stats_t* stats,
                             homing_lb_t** out, char** errmsg) {
+  homing::capi::ClearOutput(out);
   if (name == nullptr || *name == '\0' || out == nullptr) {
     return InvalidArgument(errmsg,
                            "homing_lb_new: a name and out are required");
@@ -278,6 +280,7 @@ homing_status homing_lb_new_from_config(const homing_config_t* config,
                                         const char* cluster_name,
                                         homing_stats_t* stats,
                                         homing_lb_t** out, char** errmsg) {
+  homing::capi::ClearOutput(out);
   if (config == nullptr || cluster_name == nullptr || out == nullptr) {
     return InvalidArgument(
         errmsg,

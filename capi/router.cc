@@ -175,6 +175,7 @@ homing_status homing_router_new(homing_loop_t* loop,
                                 const homing_config_t* config,
                                 size_t listener_index, homing_stats_t* stats,
                                 homing_router_t** out, char** errmsg) {
+  homing::capi::ClearOutput(out);
   if (loop == nullptr || config == nullptr || out == nullptr) {
     return InvalidArgument(
         errmsg, "homing_router_new: loop, config and out are required");
@@ -279,6 +280,7 @@ homing_status homing_router_route_sync(homing_router_t* router,
                                        const homing_request_t* request,
                                        int timeout_ms, homing_decision_t** out,
                                        char** errmsg) {
+  homing::capi::ClearOutput(out);
   if (router == nullptr || request == nullptr || out == nullptr) {
     return InvalidArgument(
         errmsg,

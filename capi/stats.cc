@@ -56,6 +56,8 @@ void homing_stats_free(homing_stats_t* stats) { delete stats; }
 homing_status homing_stats_render(const homing_stats_t* stats, int format,
                                   const char* filter, char** out,
                                   size_t* out_len, char** errmsg) {
+  homing::capi::ClearOutput(out);
+  if (out_len != nullptr) *out_len = 0;
   if (stats == nullptr || out == nullptr) {
     return InvalidArgument(errmsg,
                            "homing_stats_render: stats and out are required");

@@ -44,6 +44,10 @@
  *   a setter says so). Never free them. Memory handed over through a
  *   `char **out` is yours; free it with `homing_free()`.
  *
+ * Results out.  A function that hands over an object or text through
+ *   `T **out` sets `*out` to NULL (and an `out_len` to 0) before anything
+ *   else: when it fails, `*out` is NULL, never a stale value (leveldb's rule).
+ *
  * Numbers.  Booleans are `int` (0 or 1). Enumerated arguments are `int`
  *   holding one of the named constants; any other value is
  *   HOMING_ERR_INVALID_ARGUMENT. Durations are milliseconds.

@@ -2401,6 +2401,83 @@ static void test_pending_arguments(void) {
   homing_pending_free(NULL);
 }
 
+/* Every failing call sets its output pointers to NULL (and lengths to 0),
+ * whatever they held: a caller never frees or uses a stale value. */
+static void test_failed_calls_null_their_outputs(void) {
+  static char stale_byte;
+  void *stale = &stale_byte;
+  char *errmsg = NULL;
+  homing_config_t *config = stale;
+  CHECK(homing_config_parse("admin: [", HOMING_NUL_TERMINATED, "bad.yaml", &config,
+                            &errmsg) != HOMING_OK);
+  CHECK(config == NULL);
+  config = stale;
+  CHECK(homing_config_load_file("/nonexistent/homing.yaml", &config, &errmsg) != HOMING_OK);
+  CHECK(config == NULL);
+
+  homing_route_table_t *table = stale;
+  CHECK(homing_route_table_new(NULL, 0, &table, &errmsg) != HOMING_OK);
+  CHECK(table == NULL);
+
+  homing_placement_t *placement = stale;
+  CHECK(homing_placement_new(-1, NULL, 0, &placement, &errmsg) != HOMING_OK);
+  CHECK(placement == NULL);
+
+  homing_lb_t *lb = stale;
+  CHECK(homing_lb_new("c", -1, NULL, NULL, 0, NULL, &lb, &errmsg) != HOMING_OK);
+  CHECK(lb == NULL);
+  lb = stale;
+  CHECK(homing_lb_new_from_config(NULL, "c", NULL, &lb, &errmsg) != HOMING_OK);
+  CHECK(lb == NULL);
+
+  homing_loop_t *loop = stale;
+  CHECK(homing_loop_new_external(NULL, NULL, NULL, &loop, &errmsg) != HOMING_OK);
+  CHECK(loop == NULL);
+
+  homing_dns_cache_t *cache = stale;
+  CHECK(homing_dns_cache_new(NULL, NULL, NULL, &cache, &errmsg) != HOMING_OK);
+  CHECK(cache == NULL);
+  homing_dns_host_t *host = stale;
+  CHECK(homing_dns_cache_find(NULL, "a:1", HOMING_NUL_TERMINATED, &host) != HOMING_OK);
+  CHECK(host == NULL);
+
+  homing_lookup_t *lookup = stale;
+  CHECK(homing_lookup_new(NULL, NULL, NULL, &lookup, &errmsg) != HOMING_OK);
+  CHECK(lookup == NULL);
+
+  homing_router_t *router = stale;
+  CHECK(homing_router_new(NULL, NULL, 0, NULL, &router, &errmsg) != HOMING_OK);
+  CHECK(router == NULL);
+  homing_decision_t *decision = stale;
+  CHECK(homing_router_route_sync(NULL, NULL, 0, &decision, &errmsg) != HOMING_OK);
+  CHECK(decision == NULL);
+
+  char *text = stale;
+  size_t text_len = 42;
+  CHECK(homing_stats_render(NULL, HOMING_STATS_TEXT, NULL, &text, &text_len, &errmsg) !=
+        HOMING_OK);
+  CHECK(text == NULL);
+  CHECK(text_len == 0);
+  homing_free(errmsg);
+}
+
+/* The numbers of the status codes are ABI: they never change (docs/ABI.md). */
+static void test_status_numbers(void) {
+  CHECK(HOMING_OK == 0);
+  CHECK(HOMING_ERR_INVALID_ARGUMENT == 1);
+  CHECK(HOMING_ERR_NOT_FOUND == 2);
+  CHECK(HOMING_ERR_UNAVAILABLE == 3);
+  CHECK(HOMING_ERR_TIMEOUT == 4);
+  CHECK(HOMING_ERR_OVERFLOW == 5);
+  CHECK(HOMING_ERR_CANCELLED == 6);
+  CHECK(HOMING_ERR_PERMISSION_DENIED == 7);
+  CHECK(HOMING_ERR_FAILED_PRECONDITION == 8);
+  CHECK(HOMING_ERR_WRONG_THREAD == 9);
+  CHECK(HOMING_ERR_REENTRANT == 10);
+  CHECK(HOMING_ERR_NO_MEMORY == 11);
+  CHECK(HOMING_ERR_INTERNAL == 12);
+}
+
 /* ------------------------------------------------------------------------ */
 
 typedef struct test_case {
@@ -2437,6 +2514,8 @@ static const test_case tests[] = {
     {"router_shutdown", test_router_shutdown},
     {"router_on_external_loop", test_router_on_external_loop},
     {"pending_arguments", test_pending_arguments},
+    {"failed_calls_null_their_outputs", test_failed_calls_null_their_outputs},
+    {"status_numbers", test_status_numbers},
 };
 
 int main(int argc, char **argv) {
