@@ -458,6 +458,12 @@ int UpstreamConnectionImpl::HandleHeadersComplete() {
     return 0;
   }
   interim_ = false;
+  if (status == 101 && !upgrade_request_) {
+    // A switch nobody asked for: what follows is not a response to relay.
+    // Failing before the head is passed on leaves the client a clean 503.
+    context_.stats().cx_protocol_error.Inc();
+    return HPE_USER;
+  }
   head_.Finish();
   response_started_ = true;
   response_keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
@@ -469,10 +475,6 @@ int UpstreamConnectionImpl::HandleHeadersComplete() {
   callbacks_->OnResponseHead(view);
   if (!exchange_open()) return HPE_USER;
   if (status == 101) {
-    if (!upgrade_request_) {
-      context_.stats().cx_protocol_error.Inc();
-      return HPE_USER;
-    }
     // No timeout applies to a tunnel; a client that already closed its side
     // has that passed on now.
     SetDeadline(0);

@@ -492,6 +492,49 @@ TEST_CASE("an upstream closing before the response gets 503 upstream_reset") {
   CHECK(outcomes[0].result == ProxyResult::kResetBeforeResponse);
 }
 
+TEST_CASE("a hostile upstream response is never relayed: the client gets 503") {
+  struct Case {
+    std::string what;
+    std::string response;
+  };
+  const Case cases[] = {
+      {"a status line that is not HTTP", "HTTP/1.1 abc nonsense\r\n\r\n"},
+      {"a 101 to a request that asked for no upgrade",
+       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"
+       "GET /smuggled HTTP/1.1\r\n\r\n"},
+      {"Content-Length beside Transfer-Encoding",
+       "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"a head over 60 KiB",
+       "HTTP/1.1 200 OK\r\nx-big: " + std::string(70 * 1024, 'a') + "\r\nContent-Length: 0\r\n\r\n"},
+      {"more than 100 header fields",
+       [] {
+         std::string head = "HTTP/1.1 200 OK\r\n";
+         for (int i = 0; i < 150; ++i) head += "x-h" + std::to_string(i) + ": v\r\n";
+         return head + "Content-Length: 0\r\n\r\n";
+       }()},
+      {"a NUL in a header value", std::string("HTTP/1.1 200 OK\r\nx-a: b\0c\r\nContent-Length: 0\r\n\r\n", 48)},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    RawServer upstream("127.0.1.35");
+    upstream.Run([&c](RawServer& server) {
+      const int fd = server.Accept();
+      RawServer::ReadHead(fd);
+      RawServer::SendAll(fd, c.response);
+      server.Close(fd);
+    });
+    ProxyFixture fixture;
+    fixture.loop.Run([&] { fixture.router.target = upstream.address; });
+    RawClient client(fixture.address);
+    REQUIRE(client.Send(Get("/x")));
+    auto response = client.ReadResponse();
+    REQUIRE(response);
+    CHECK(response->status == 503);
+    CHECK(response->body.find(R"("error":"upstream_reset")") != std::string::npos);
+    CHECK(response->body.find("smuggled") == std::string::npos);
+  }
+}
+
 TEST_CASE("an upstream reset mid-response resets the client connection") {
   RawServer upstream("127.0.1.36");
   upstream.Run([](RawServer& server) {
