@@ -417,6 +417,13 @@ const char* homing_decision_upstream(const homing_decision_t* decision) {
   return decision == nullptr ? nullptr : decision->upstream.c_str();
 }
 
+const struct sockaddr* homing_decision_upstream_sockaddr(
+    const homing_decision_t* decision, size_t* len) {
+  const bool forward = decision != nullptr && decision->rep.forward();
+  if (len != nullptr) *len = forward ? decision->rep.upstream.sockaddr_len() : 0;
+  return forward ? decision->rep.upstream.sockaddr_ptr() : nullptr;
+}
+
 const char* homing_decision_authority(const homing_decision_t* decision) {
   return decision == nullptr ? nullptr : decision->authority.c_str();
 }

@@ -1313,6 +1313,20 @@ HOMING_EXTERN const char *homing_decision_route_name(
 HOMING_EXTERN const char *homing_decision_cluster(
     const homing_decision_t *decision);
 
+/**
+ * homing_decision_upstream_sockaddr() - where to connect, as a sockaddr a
+ * gateway hands to connect() or to its own upstream peer (nginx's
+ * `ngx_peer_connection_t`) without parsing homing_decision_upstream().
+ * @decision: a decision.
+ * @len: set to the address's length (a sockaddr_in's or sockaddr_in6's), 0
+ *   for a local reply; may be NULL.
+ * @return an AF_INET or AF_INET6 address owned by the decision; NULL for a
+ *   local reply.
+ * Since: 0.1
+ */
+HOMING_EXTERN const struct sockaddr *homing_decision_upstream_sockaddr(
+    const homing_decision_t *decision, size_t *len);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

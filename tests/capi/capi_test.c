@@ -10,8 +10,10 @@
 
 #include <homing/homing.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -2035,6 +2037,9 @@ static void check_local_reply(homing_router_t *router, const char *path,
   CHECK_STR(homing_decision_error(decision), error);
   CHECK_CONTAINS(homing_decision_detail(decision), detail);
   CHECK_STR(homing_decision_upstream(decision), "");
+  size_t sockaddr_len = 1;
+  CHECK(homing_decision_upstream_sockaddr(decision, &sockaddr_len) == NULL);
+  CHECK(sockaddr_len == 0);
   homing_decision_free(decision);
 }
 
@@ -2085,6 +2090,17 @@ static void test_router_on_engine(void) {
   CHECK_STR(homing_decision_error(first), "");
   CHECK_STR(homing_decision_detail(first), "");
   CHECK_STR(homing_decision_upstream(first), FIXTURE_OWNER_1_IP ":8081");
+  {
+    /* The same address as a sockaddr, ready for connect(). */
+    size_t len = 0;
+    const struct sockaddr *sa = homing_decision_upstream_sockaddr(first, &len);
+    CHECK(sa != NULL && sa->sa_family == AF_INET && len == sizeof(struct sockaddr_in));
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    char ip[INET_ADDRSTRLEN];
+    CHECK(inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip)) != NULL);
+    CHECK_STR(ip, FIXTURE_OWNER_1_IP);
+    CHECK(ntohs(in->sin_port) == 8081);
+  }
   CHECK_STR(homing_decision_authority(first), FIXTURE_OWNER_1);
   key = homing_decision_key(first, &key_len);
   CHECK(key_len == 3 && strcmp(key, "123") == 0);
@@ -2255,6 +2271,7 @@ static void test_router_on_engine(void) {
   CHECK(homing_decision_error(NULL) == NULL);
   CHECK(homing_decision_detail(NULL) == NULL);
   CHECK(homing_decision_upstream(NULL) == NULL);
+  CHECK(homing_decision_upstream_sockaddr(NULL, NULL) == NULL);
   CHECK(homing_decision_authority(NULL) == NULL);
   CHECK(homing_decision_key(NULL, &key_len) == NULL);
   CHECK(homing_decision_lookup_source(NULL) == HOMING_SOURCE_NONE);

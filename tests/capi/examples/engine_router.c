@@ -4,15 +4,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static void print_decision(const char *what, const homing_decision_t *d) {
   if (homing_decision_forward(d)) {
     size_t key_len = 0;
     const char *key = homing_decision_key(d, &key_len);
-    printf("%s: route %s, cluster %s -> %s (Host: %s, key \"%.*s\", source %d)\n",
+    /* A gateway connects to the sockaddr; the string is for logs. */
+    size_t address_len = 0;
+    const struct sockaddr *address = homing_decision_upstream_sockaddr(d, &address_len);
+    printf("%s: route %s, cluster %s -> %s (%s, %u bytes; Host: %s, key \"%.*s\", "
+           "source %d)\n",
            what, homing_decision_route_name(d), homing_decision_cluster(d),
-           homing_decision_upstream(d), homing_decision_authority(d),
-           (int)key_len, key, homing_decision_lookup_source(d));
+           homing_decision_upstream(d), address->sa_family == AF_INET6 ? "IPv6" : "IPv4",
+           (unsigned)address_len, homing_decision_authority(d), (int)key_len, key,
+           homing_decision_lookup_source(d));
   } else {
     printf("%s: local reply %d %s: %s\n", what, homing_decision_status(d),
            homing_decision_error(d), homing_decision_detail(d));
