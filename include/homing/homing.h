@@ -236,6 +236,21 @@ HOMING_EXTERN void homing_set_log_callback(homing_log_cb cb, void *user_data);
  *     returns when it has run there (blocking calls wait for their result).
  *     Callbacks run on the engine thread; do not block in them.
  *
+ * Watches are level-triggered, like poll() and libuv's uv_poll: homing does
+ * not promise to read or write a descriptor until it would block (c-ares and
+ * libcurl do not), so the host reports a descriptor each time it polls ready
+ * while the interest lasts. A host whose loop is edge-triggered (epoll with
+ * EPOLLET, nginx) adds homing's descriptors in level mode, or calls
+ * homing_loop_process_fd() again for as long as poll() says ready.
+ *
+ * fork(): loops and engines, and every object created on one (DNS caches,
+ * lookups, routers), belong to the process that created them: an engine's
+ * thread does not survive fork(), and a loop's sockets would be shared with
+ * the child. Create them in the process that uses them (a pre-forking server
+ * creates them in each worker, after fork()). Objects that do no I/O may be
+ * created before fork() and used on either side: configs, route tables,
+ * placements, balancers, stats stores, requests, and the log settings.
+ *
  * Objects outlive nothing: freeing a loop (or stopping an engine) first shuts
  * down every object still created on it. Their handles stay valid but inert:
  * calls return HOMING_ERR_FAILED_PRECONDITION, pending operations end without
