@@ -40,8 +40,8 @@ int ToHostEvents(uint32_t events) {
 }  // namespace
 
 struct ExternalDispatcher::State {
-  State(homing_watch_cb w, homing_timer_cb t, void* u, int fd)
-      : watch(w),
+  State(HostWatchCallback w, homing_timer_cb t, void* u, int fd)
+      : host_watch(w),
         timer(t),
         user_data(u),
         wake_fd(fd),
@@ -81,13 +81,25 @@ struct ExternalDispatcher::State {
     for (PostedTask& task : batch) task();
   }
 
+  // Tells the host its interest in `fd` changed (0: stopped), with the
+  // descriptor's slot for a homing_watch2_cb. The host may not call homing
+  // from the callback, so `slots` does not change during it.
+  void Watch(int fd, int events) {
+    if (host_watch.watch != nullptr) {
+      host_watch.watch(fd, events, user_data);
+      return;
+    }
+    host_watch.watch2(fd, events, &slots[fd], user_data);
+    if (events == 0) slots.erase(fd);
+  }
+
   void DrainWakeFd() const {
     uint64_t count;
     while (read(wake_fd, &count, sizeof(count)) > 0) {
     }
   }
 
-  const homing_watch_cb watch;
+  const HostWatchCallback host_watch;
   const homing_timer_cb timer;
   void* const user_data;
   const int wake_fd;
@@ -107,6 +119,7 @@ struct ExternalDispatcher::State {
                                 if (call_depth == 0) Reschedule();
                               }};
   absl::flat_hash_map<int, ExternalWatch*> watches;
+  absl::flat_hash_map<int, void*> slots;  // homing_watch2_cb's, per watched fd
 };
 
 class ExternalDispatcher::ExternalWatch final : public FdWatch {
@@ -134,7 +147,7 @@ class ExternalDispatcher::ExternalWatch final : public FdWatch {
     events &= kFdRead | kFdWrite;
     if (events == events_) return;
     events_ = events;
-    state_->watch(fd_, ToHostEvents(events_), state_->user_data);
+    state_->Watch(fd_, ToHostEvents(events_));
   }
 
   void Detach() { state_ = nullptr; }
@@ -159,14 +172,14 @@ class ExternalDispatcher::ExternalWatch final : public FdWatch {
 };
 
 absl::StatusOr<std::unique_ptr<ExternalDispatcher>> ExternalDispatcher::Create(
-    homing_watch_cb watch, homing_timer_cb timer, void* user_data) {
+    HostWatchCallback watch, homing_timer_cb timer, void* user_data) {
   const int wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd < 0) {
     return absl::UnavailableError(
         absl::StrCat("eventfd: ", std::strerror(errno)));
   }
   auto state = std::make_unique<State>(watch, timer, user_data, wake_fd);
-  watch(wake_fd, HOMING_EV_READ, user_data);
+  state->Watch(wake_fd, HOMING_EV_READ);
   return std::unique_ptr<ExternalDispatcher>(
       new ExternalDispatcher(std::move(state)));
 }
@@ -187,7 +200,7 @@ ExternalDispatcher::~ExternalDispatcher() {
   }
   for (auto& [fd, watch] : state_->watches) watch->Detach();
   if (state_->reported) state_->timer(-1, state_->user_data);
-  state_->watch(state_->wake_fd, 0, state_->user_data);
+  state_->Watch(state_->wake_fd, 0);
   close(state_->wake_fd);
 }
 

@@ -30,6 +30,12 @@
 
 namespace homing::capi {
 
+// The host's watch callback, of either kind (exactly one is set).
+struct HostWatchCallback {
+  homing_watch_cb watch = nullptr;
+  homing_watch2_cb watch2 = nullptr;  // with a per-descriptor slot
+};
+
 class ExternalDispatcher final : public Dispatcher {
  public:
   // ExternalDispatcher::Create()
@@ -37,7 +43,7 @@ class ExternalDispatcher final : public Dispatcher {
   // Reports the wake-up eventfd to `watch` before returning. Unavailable
   // when the eventfd cannot be created.
   static absl::StatusOr<std::unique_ptr<ExternalDispatcher>> Create(
-      homing_watch_cb watch, homing_timer_cb timer, void* user_data);
+      HostWatchCallback watch, homing_timer_cb timer, void* user_data);
 
   ExternalDispatcher(const ExternalDispatcher&) = delete;
   ExternalDispatcher& operator=(const ExternalDispatcher&) = delete;

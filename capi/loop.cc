@@ -28,6 +28,26 @@ homing_status CheckProcessCall(homing_loop_t* loop) {
   return HOMING_OK;
 }
 
+// Either kind of external loop (`where` names the entry point).
+homing_status NewExternalLoop(const char* where, HostWatchCallback watch,
+                              homing_timer_cb timer_cb, void* user_data,
+                              homing_loop_t** out, char** errmsg) {
+  const bool has_watch = watch.watch != nullptr || watch.watch2 != nullptr;
+  if (!has_watch || timer_cb == nullptr || out == nullptr) {
+    return InvalidArgument(
+        errmsg, absl::StrCat(where, ": watch_cb, timer_cb and out are required"));
+  }
+  return Guard(errmsg, [&]() -> absl::Status {
+    auto dispatcher = ExternalDispatcher::Create(watch, timer_cb, user_data);
+    if (!dispatcher.ok()) return dispatcher.status();
+    auto loop = std::make_unique<homing_loop_t>();
+    loop->dispatcher = dispatcher->get();
+    loop->external = *std::move(dispatcher);
+    *out = loop.release();
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace
 
 void DestroyExternalLoop(homing_loop_t* loop) {
@@ -104,6 +124,7 @@ void FreeLoopObject(LoopObject* object, const char* where) {
 using homing::capi::CheckProcessCall;
 using homing::capi::ExternalDispatcher;
 using homing::capi::Guard;
+using homing::capi::NewExternalLoop;
 using homing::capi::OnLoop;
 
 extern "C" {
@@ -113,20 +134,17 @@ homing_status homing_loop_new_external(homing_watch_cb watch_cb,
                                        void* user_data, homing_loop_t** out,
                                        char** errmsg) {
   homing::capi::ClearOutput(out);
-  if (watch_cb == nullptr || timer_cb == nullptr || out == nullptr) {
-    return homing::capi::InvalidArgument(
-        errmsg,
-        "homing_loop_new_external: watch_cb, timer_cb and out are required");
-  }
-  return Guard(errmsg, [&]() -> absl::Status {
-    auto dispatcher = ExternalDispatcher::Create(watch_cb, timer_cb, user_data);
-    if (!dispatcher.ok()) return dispatcher.status();
-    auto loop = std::make_unique<homing_loop_t>();
-    loop->dispatcher = dispatcher->get();
-    loop->external = *std::move(dispatcher);
-    *out = loop.release();
-    return absl::OkStatus();
-  });
+  return NewExternalLoop("homing_loop_new_external", {.watch = watch_cb},
+                         timer_cb, user_data, out, errmsg);
+}
+
+homing_status homing_loop_new_external2(homing_watch2_cb watch_cb,
+                                        homing_timer_cb timer_cb,
+                                        void* user_data, homing_loop_t** out,
+                                        char** errmsg) {
+  homing::capi::ClearOutput(out);
+  return NewExternalLoop("homing_loop_new_external2", {.watch2 = watch_cb},
+                         timer_cb, user_data, out, errmsg);
 }
 
 void homing_loop_free(homing_loop_t* loop) {

@@ -279,6 +279,18 @@ enum {
 typedef void (*homing_watch_cb)(int fd, int events, void *user_data);
 
 /**
+ * homing_watch2_cb - homing_watch_cb with a place for the host's own
+ * per-descriptor state, as curl_multi_assign() gives: @fd_data points to a
+ * pointer homing keeps for @fd while it is watched. It is NULL at the first
+ * call for a descriptor; whatever the host stores there (its epoll record,
+ * an nginx connection) comes back on every later call for @fd. With @events
+ * 0 the watch ends: release what the slot points to; homing forgets the slot
+ * when the callback returns.
+ */
+typedef void (*homing_watch2_cb)(int fd, int events, void **fd_data,
+                                 void *user_data);
+
+/**
  * homing_timer_cb - (re)arm the host's single one-shot timer to call
  * homing_loop_process_timers() in @timeout_ms milliseconds; 0 means as soon
  * as possible (but not from inside this callback); -1 means disarm it. Each
@@ -297,6 +309,15 @@ typedef void (*homing_timer_cb)(int timeout_ms, void *user_data);
  */
 HOMING_EXTERN homing_status homing_loop_new_external(
     homing_watch_cb watch_cb, homing_timer_cb timer_cb, void *user_data,
+    homing_loop_t **out, char **errmsg);
+
+/**
+ * homing_loop_new_external2() - homing_loop_new_external() with a
+ * homing_watch2_cb, which keeps a pointer of the host's per descriptor.
+ * Since: 0.1
+ */
+HOMING_EXTERN homing_status homing_loop_new_external2(
+    homing_watch2_cb watch_cb, homing_timer_cb timer_cb, void *user_data,
     homing_loop_t **out, char **errmsg);
 
 /**

@@ -1240,6 +1240,76 @@ static void test_dns_cache_options(void) {
   homing_free(err);
 }
 
+/* A host that keeps its own record per descriptor in homing's slot
+ * (homing_watch2_cb), as a gateway keeps its connection object there. */
+typedef struct fd_record {
+  int fd;
+} fd_record;
+
+typedef struct slot_host {
+  test_host host; /* the poll() side */
+  int records_made;
+  int records_live;
+  int slot_mismatches;
+} slot_host;
+
+static void slot_host_watch(int fd, int events, void **fd_data, void *user_data) {
+  slot_host *slots = user_data;
+  fd_record *record = *fd_data;
+  if (record == NULL) {
+    record = malloc(sizeof(*record));
+    record->fd = fd;
+    *fd_data = record;
+    ++slots->records_made;
+    ++slots->records_live;
+  }
+  if (record->fd != fd) ++slots->slot_mismatches;
+  host_watch(fd, events, &slots->host);
+  if (events == 0) {
+    free(record);
+    --slots->records_live;
+  }
+}
+
+static void test_loop_fd_data(void) {
+  slot_host slots;
+  homing_loop_t *loop = NULL;
+  homing_dns_cache_options_t *options = dns_options("slots");
+  homing_stats_t *stats = homing_stats_new();
+  homing_dns_cache_t *cache = NULL;
+  homing_pending_t *pending = NULL;
+  dns_seen seen;
+  char *err = NULL;
+
+  memset(&slots, 0, sizeof(slots));
+  memset(&seen, 0, sizeof(seen));
+  slots.host.timer_at_ms = -1;
+  CHECK_STATUS(homing_loop_new_external2(NULL, host_timer, &slots, &loop, &err),
+               HOMING_ERR_INVALID_ARGUMENT);
+  CHECK(loop == NULL);
+  CHECK_STATUS(homing_loop_new_external2(slot_host_watch, host_timer, &slots, &loop, &err),
+               HOMING_OK);
+  CHECK(slots.records_made == 1); /* the wake-up descriptor, before returning */
+  CHECK_STATUS(homing_dns_cache_new(loop, options, stats, &cache, &err), HOMING_OK);
+  /* A real query: c-ares's socket gets a record of its own. */
+  CHECK_STATUS(homing_dns_cache_load(cache, FIXTURE_OWNER_0, HOMING_NUL_TERMINATED, 80,
+                                     on_dns, &seen, &pending, &err),
+               HOMING_OK);
+  CHECK(host_run_until(loop, &slots.host, &seen.calls, 5000));
+  CHECK(seen.status == HOMING_OK);
+  CHECK(slots.records_made >= 2);
+  CHECK(slots.slot_mismatches == 0);
+  homing_pending_free(pending);
+  homing_dns_cache_free(cache);
+  homing_loop_free(loop);
+  /* Every descriptor's watch ended, and with it its record. */
+  CHECK(slots.records_live == 0);
+  CHECK(slots.host.count == 0);
+  homing_dns_cache_options_free(options);
+  homing_stats_free(stats);
+  homing_free(err);
+}
+
 static void test_dns_cache_on_external_loop(void) {
   test_host host;
   homing_loop_t *loop = new_host_loop(&host);
@@ -2520,6 +2590,7 @@ static const test_case tests[] = {
     {"loop_arguments", test_loop_arguments},
     {"dns_cache_options", test_dns_cache_options},
     {"dns_cache_on_external_loop", test_dns_cache_on_external_loop},
+    {"loop_fd_data", test_loop_fd_data},
     {"loop_lifetimes", test_loop_lifetimes},
     {"loop_freed_from_callback", test_loop_freed_from_callback},
     {"loop_threads", test_loop_threads},
