@@ -41,6 +41,7 @@ struct RouterComponent {
   std::shared_ptr<const Bootstrap> config;
   std::unique_ptr<ClusterManager> clusters;
   std::unique_ptr<Router> router;
+  std::function<void()> on_ready;  // homing_router_on_ready()'s, until ready
 };
 
 // Readiness, readable from any thread; `closed` wakes waiters when the
@@ -205,8 +206,11 @@ homing_status homing_router_new(homing_loop_t* loop,
     auto handle = std::make_unique<homing_router_t>(loop);
     handle->component = component;
     handle->Register();
-    component->clusters->Start(
-        [ready = handle->ready] { ready->Set(true, false); });
+    // The clusters own this callback, and the component owns them.
+    component->clusters->Start([ready = handle->ready, component = component.get()] {
+      ready->Set(true, false);
+      if (component->on_ready) std::exchange(component->on_ready, nullptr)();
+    });
     *out = handle.release();
     return absl::OkStatus();
   });
@@ -220,6 +224,27 @@ void homing_router_free(homing_router_t* router) {
 int homing_router_ready(const homing_router_t* router) {
   return router != nullptr &&
          router->ready->ready.load(std::memory_order_acquire);
+}
+
+homing_status homing_router_on_ready(homing_router_t* router, homing_ready_cb cb,
+                                     void* user_data, char** errmsg) {
+  if (router == nullptr || cb == nullptr) {
+    return InvalidArgument(errmsg, "homing_router_on_ready: router and cb are required");
+  }
+  homing_loop_t* loop = router->loop();
+  if (loop == nullptr) return LoopGone(errmsg);
+  return OnLoop(loop, errmsg, [&] {
+    auto notify = [loop, router, cb, user_data] {
+      homing::capi::CallbackScope scope(loop);
+      cb(router, user_data);
+    };
+    if (router->ready->ready.load(std::memory_order_acquire)) {
+      notify();
+    } else {
+      router->component->on_ready = std::move(notify);
+    }
+    return HOMING_OK;
+  });
 }
 
 homing_status homing_router_wait_ready(homing_router_t* router, int timeout_ms,

@@ -1231,6 +1231,28 @@ HOMING_EXTERN void homing_router_free(homing_router_t *router);
 HOMING_EXTERN int homing_router_ready(const homing_router_t *router);
 
 /**
+ * homing_ready_cb - @router has become ready (homing_router_ready() is 1).
+ */
+typedef void (*homing_ready_cb)(homing_router_t *router, void *user_data);
+
+/**
+ * homing_router_on_ready() - calls @cb once, when the router is ready: before
+ * this returns if it already is, otherwise from the loop (inside
+ * homing_loop_process_*() on an external loop, on the engine thread on an
+ * engine). The host-driven loop's way to hold traffic until the resolver
+ * cluster has hosts. A second registration replaces a waiting first; the
+ * callback is never called after homing_router_free().
+ * @return HOMING_OK; HOMING_ERR_INVALID_ARGUMENT without @router or @cb;
+ *   HOMING_ERR_FAILED_PRECONDITION once the loop is gone;
+ *   HOMING_ERR_WRONG_THREAD.
+ * Since: 0.1
+ */
+HOMING_EXTERN homing_status homing_router_on_ready(homing_router_t *router,
+                                                   homing_ready_cb cb,
+                                                   void *user_data,
+                                                   char **errmsg);
+
+/**
  * homing_router_wait_ready() - blocks until ready or @timeout_ms passes
  * (negative: no limit). Engine routers only, not on the engine thread.
  * @return HOMING_OK; HOMING_ERR_TIMEOUT; HOMING_ERR_FAILED_PRECONDITION for

@@ -2428,6 +2428,12 @@ static void test_router_shutdown(void) {
 }
 
 /* A router on an external loop: the host drives it; no blocking calls. */
+static void on_router_ready(homing_router_t *router, void *user_data) {
+  int *calls = user_data;
+  ++*calls;
+  CHECK(homing_router_ready(router) == 1);
+}
+
 static void test_router_on_external_loop(void) {
   test_host host;
   homing_loop_t *loop = new_host_loop(&host);
@@ -2436,8 +2442,7 @@ static void test_router_on_external_loop(void) {
   homing_request_t *request = request_for("/join?client_id=ext");
   homing_decision_t *decision = NULL;
   homing_pending_t *pending = NULL;
-  int ready = 0;
-  int64_t deadline;
+  int ready_calls = 0;
   char *err = NULL;
   handoff h;
 
@@ -2450,12 +2455,19 @@ static void test_router_on_external_loop(void) {
   CHECK_CONTAINS(err, "homing_router_wait_ready needs a router on an engine");
   CHECK_STATUS(homing_router_route_sync(router, request, 10, &decision, &err),
                HOMING_ERR_FAILED_PRECONDITION);
-  /* Ready once the host has driven the STRICT_DNS resolution. */
-  for (deadline = now_ms() + 5000;
-       !(ready = homing_router_ready(router)) && now_ms() < deadline;) {
-    host_run_once(loop, &host, 50);
-  }
-  CHECK(ready);
+  /* Ready once the host has driven the STRICT_DNS resolution; the ready
+   * callback says when, from inside the host's process call. */
+  CHECK_STATUS(homing_router_on_ready(router, NULL, NULL, &err),
+               HOMING_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(homing_router_on_ready(router, on_router_ready, &ready_calls, &err),
+               HOMING_OK);
+  CHECK(ready_calls == 0);
+  CHECK(host_run_until(loop, &host, &ready_calls, 5000));
+  CHECK(homing_router_ready(router));
+  /* Registered when ready already: called before the call returns. */
+  CHECK_STATUS(homing_router_on_ready(router, on_router_ready, &ready_calls, &err),
+               HOMING_OK);
+  CHECK(ready_calls == 2);
   CHECK_STATUS(homing_router_route(router, request, on_decision, &h, &pending,
                                    &err),
                HOMING_OK);
@@ -2473,6 +2485,8 @@ static void test_router_on_external_loop(void) {
                                     &err),
                HOMING_ERR_FAILED_PRECONDITION);
   CHECK_STATUS(homing_router_misdirected(router, h.decision, &err),
+               HOMING_ERR_FAILED_PRECONDITION);
+  CHECK_STATUS(homing_router_on_ready(router, on_router_ready, &ready_calls, &err),
                HOMING_ERR_FAILED_PRECONDITION);
   CHECK(homing_router_ready(router) == 1);
   homing_router_free(router);

@@ -200,12 +200,13 @@ lib = _Functions()
 
 # Functions of the header that this package does not wrap: the external loop
 # is for hosts that drive homing's descriptors themselves; Python objects run
-# on an Engine (homing's own loop thread) instead. A decision's sockaddr is for
-# C hosts' connect(); Python has Decision.upstream.
+# on an Engine (homing's own loop thread) instead, where Router.wait_ready()
+# serves. A decision's sockaddr is for C hosts' connect(); Python has
+# Decision.upstream.
 NOT_WRAPPED = frozenset({
     "homing_loop_new_external", "homing_loop_new_external2", "homing_loop_free",
     "homing_loop_process_fd", "homing_loop_process_timers", "homing_loop_timeout_ms",
-    "homing_decision_upstream_sockaddr",
+    "homing_decision_upstream_sockaddr", "homing_router_on_ready",
 })
 
 STATUS = "status"            # returns homing_status, no errmsg

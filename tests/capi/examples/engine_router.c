@@ -40,6 +40,14 @@ static void on_decision(const homing_decision_t *decision, void *user_data) {
   pthread_mutex_unlock(&s->mu);
 }
 
+/* On an engine, the ready callback runs on the engine thread. A host-driven
+ * loop gets it from inside homing_loop_process_*(), and holds its traffic
+ * until then. */
+static void on_ready(homing_router_t *router, void *user_data) {
+  (void)user_data;
+  fprintf(stderr, "router ready: %d\n", homing_router_ready(router));
+}
+
 int main(void) {
   homing_config_t *config = NULL;
   homing_engine_t *engine = NULL;
@@ -51,6 +59,7 @@ int main(void) {
       homing_engine_start(&engine, &err) != HOMING_OK ||
       homing_router_new(homing_engine_loop(engine), config, 0, stats, &router,
                         &err) != HOMING_OK ||
+      homing_router_on_ready(router, on_ready, NULL, &err) != HOMING_OK ||
       homing_router_wait_ready(router, 5000, &err) != HOMING_OK) {
     fprintf(stderr, "%s\n", err);
     return 1;
