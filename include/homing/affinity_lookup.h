@@ -224,7 +224,10 @@ class AffinityLookup {
   // Lookup(), and only when `handle` is returned. A cache hit does not
   // allocate. A failed lookup puts the key in backoff (1s ×1.6, jitter 0.2,
   // capped at 120s): until it ends, Lookup() answers synchronously with the
-  // default target or the failure instead of asking again.
+  // default target or the failure instead of asking again. A lookup
+  // cluster without hosts (a STRICT_DNS cluster before its first answer)
+  // fails the call the same way but is no failure of the key: nothing is
+  // cached, and the key is looked up as soon as the cluster has hosts.
   virtual Result Lookup(std::string_view key, Callback callback) = 0;
 
   // AffinityLookup::Invalidate()

@@ -5,7 +5,8 @@
 //   stale but servable      → serve it; start one background refresh unless
 //                             one runs or the key is in backoff
 //   in failure backoff      → default_target, or the recorded failure
-//   otherwise               → join the key's in-flight lookup or start one
+//   otherwise               → join the key's in-flight lookup or start one;
+//                             with no resolver host, fail without caching
 // A finished lookup updates the entry (answer, or failure + backoff) and then
 // calls its waiters in arrival order.
 
@@ -199,6 +200,7 @@ class AffinityLookupImpl final : public AffinityLookup {
   Result Overflow(std::string_view what, size_t bound);
   // The outcome for a key with no servable answer after a failure.
   LookupOutcome UnservedOutcome(const CacheEntry& entry) const;
+  LookupOutcome NoResolverHostOutcome();
   void MaybeRefresh(std::string_view key, const CacheEntry& entry,
                     MonotonicTime now);
 
@@ -293,6 +295,7 @@ AffinityLookup::Result AffinityLookupImpl::Lookup(std::string_view key,
       return Overflow("keys being looked up (max_pending_lookups ",
                       policy_.max_pending_lookups);
     }
+    if (cluster_.hosts().empty()) return Synchronous(NoResolverHostOutcome());
     pending = StartLookup(key, now);
     if (pending == nullptr) return Synchronous(UnservedOutcome(*cache_.Find(key)));
   }
@@ -320,9 +323,28 @@ LookupOutcome AffinityLookupImpl::UnservedOutcome(
   return outcome;
 }
 
+// A lookup cluster without hosts (a STRICT_DNS cluster before its first
+// answer, or one whose name stopped resolving) says nothing about a key: the
+// request fails, or gets the default target, and the key's entry is left
+// alone, so it routes as soon as the cluster has hosts instead of sitting
+// out a backoff.
+LookupOutcome AffinityLookupImpl::NoResolverHostOutcome() {
+  stats_.lookup_failure.Inc();
+  LookupOutcome outcome = FailureOutcome(
+      Failure::kResolverUnavailable,
+      absl::UnavailableError(
+          absl::StrCat("lookup cluster '", cluster_.name(), "' has no hosts")));
+  if (default_target_ != nullptr) {
+    outcome.source = Source::kDefaultTarget;
+    outcome.target = default_target_;
+  }
+  return outcome;
+}
+
 void AffinityLookupImpl::MaybeRefresh(std::string_view key,
                                       const CacheEntry& entry,
                                       MonotonicTime now) {
+  if (cluster_.hosts().empty()) return;  // the stale answer serves meanwhile
   if (Ticks(now) < entry.backoff_until) return;
   if (pending_.size() >= policy_.max_pending_lookups) return;
   if (pending_.contains(ToAbsl(key))) return;

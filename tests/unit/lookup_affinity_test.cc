@@ -865,7 +865,7 @@ TEST_CASE("The retry gets what is left of lookup_timeout") {
   CHECK(f.transport->call(1).timeout == milliseconds(700));
 }
 
-TEST_CASE("A lookup cluster without hosts fails at once") {
+TEST_CASE("A lookup cluster without hosts fails at once, and the key is not held back") {
   Fixture f(DefaultPolicy(), {{"resolver.example", 8081, 1}}, ClusterType::kStrictDns);
   LookupOutcome outcome = f.Now("k");
   CHECK(outcome.failure == Failure::kResolverUnavailable);
@@ -873,8 +873,28 @@ TEST_CASE("A lookup cluster without hosts fails at once") {
   CHECK(std::string(outcome.error.message()) == "lookup cluster 'resolver' has no hosts");
   CHECK(f.Count("lookup_attempt") == 0);
   CHECK(f.Count("lookup_failure") == 1);
-  CHECK(f.Now("k").failure == Failure::kResolverUnavailable);  // in backoff
-  CHECK(f.Count("lookup_failure") == 1);
+  // Nothing is cached: no backoff, no entry (a STRICT_DNS cluster before its
+  // first answer says nothing about the key).
+  CHECK(f.Entries() == 0);
+  CHECK(f.Now("k").failure == Failure::kResolverUnavailable);
+  CHECK(f.Count("lookup_failure") == 2);
+  // Hosts arrive: the very next request looks the key up.
+  f.cluster->SetHosts({*SocketAddress::FromIp("127.0.1.2", 8081)}, "resolver.example");
+  Recorder recorder;
+  auto handle = f.Wait("k", recorder);
+  CHECK(f.transport->size() == 1);
+  CHECK(f.Count("lookup_attempt") == 1);
+}
+
+TEST_CASE("Without resolver hosts a key gets the default target, uncached") {
+  AffinityPolicy policy = DefaultPolicy();
+  policy.default_target = "fallback.example:8081";
+  Fixture f(policy, {{"resolver.example", 8081, 1}}, ClusterType::kStrictDns);
+  LookupOutcome outcome = f.Now("k");
+  CHECK(outcome.source == Source::kDefaultTarget);
+  CHECK(outcome.target->hostport == "fallback.example:8081");
+  CHECK(outcome.failure == Failure::kResolverUnavailable);
+  CHECK(f.Entries() == 0);
 }
 
 TEST_CASE("max_entries evicts the least recently used key") {
