@@ -55,6 +55,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "homing/address.h"
+#include "homing/cancelable.h"
 #include "homing/clock.h"
 #include "homing/dispatcher.h"
 #include "homing/dns_config.h"
@@ -70,14 +71,6 @@ struct DnsAnswer {
                         // Unavailable (server unreachable), ...
   std::vector<SocketAddress> addresses;
   Duration ttl{0};  // smallest record TTL; 0 when unknown
-};
-
-// Cancelable
-//
-// Destroying it cancels the operation it stands for; no callback follows.
-class Cancelable {
- public:
-  virtual ~Cancelable() = default;
 };
 
 // DnsResolver
