@@ -109,13 +109,48 @@ struct RouteMatchSpec {
   bool operator==(const RouteMatchSpec&) const = default;
 };
 
+// RetryOn
+//
+// Envoy's `retry_on` conditions that homing supports, as bits: the config's
+// comma list is compiled once, when it loads, so a finished attempt tests
+// bits instead of comparing strings.
+enum class RetryOn : uint32_t {
+  kNone = 0,
+  k5xx = 1u << 0,             // "5xx": any 5xx, and every failure to get one
+  kGatewayError = 1u << 1,    // "gateway-error": 502, 503, 504 and failures
+  kConnectFailure = 1u << 2,  // "connect-failure"
+  kReset = 1u << 3,           // "reset": a connect failure or a reset
+  kRetriable4xx = 1u << 4,    // "retriable-4xx": 409
+};
+
+constexpr RetryOn operator|(RetryOn a, RetryOn b) {
+  return static_cast<RetryOn>(static_cast<uint32_t>(a) | static_cast<uint32_t>(b));
+}
+constexpr RetryOn& operator|=(RetryOn& a, RetryOn b) { return a = a | b; }
+
+// Includes()
+//
+// Whether `set` has any of the conditions in `conditions`.
+constexpr bool Includes(RetryOn set, RetryOn conditions) {
+  return (static_cast<uint32_t>(set) & static_cast<uint32_t>(conditions)) != 0;
+}
+
+// ParseRetryOn() / RetryOnName()
+//
+// One condition by its Envoy name ("5xx", ...); nullopt for a name homing
+// does not support. `RetryOnNames()` writes a set back as Envoy's comma list,
+// in the order of the enum; `kSupportedRetryOn` lists every name.
+std::optional<RetryOn> ParseRetryOn(std::string_view name);
+std::string RetryOnNames(RetryOn set);
+inline constexpr std::string_view kSupportedRetryOn =
+    "5xx, gateway-error, connect-failure, reset, retriable-4xx";
+
 // RetryPolicySpec
 //
-// Envoy's `config.route.v3.RetryPolicy` subset: `retry_on` conditions
-// ("5xx", "gateway-error", "connect-failure", "reset", "retriable-4xx"),
+// Envoy's `config.route.v3.RetryPolicy` subset: `retry_on` conditions,
 // `num_retries` and `per_try_timeout` (zero: the route timeout).
 struct RetryPolicySpec {
-  std::vector<std::string> retry_on;
+  RetryOn retry_on = RetryOn::kNone;
   uint32_t num_retries = 1;
   Duration per_try_timeout{0};
   bool operator==(const RetryPolicySpec&) const = default;

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/string_util.h"
 #include "config/parsers.h"
 #include "config/type_urls.h"
@@ -306,8 +305,8 @@ void WriteRouteAction(JsonWriter& json, const RouteActionSpec& action) {
   if (action.retry_policy) {
     const RetryPolicySpec& retry = *action.retry_policy;
     json.Key("retry_policy").BeginObject();
-    if (!retry.retry_on.empty()) {
-      json.Key("retry_on").String(absl::StrJoin(retry.retry_on, ","));
+    if (retry.retry_on != RetryOn::kNone) {
+      json.Key("retry_on").String(RetryOnNames(retry.retry_on));
     }
     json.Key("num_retries").Uint(retry.num_retries);
     json.Key("per_try_timeout").Duration(retry.per_try_timeout);

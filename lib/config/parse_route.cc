@@ -23,9 +23,6 @@ namespace {
 using internal::FromAbsl;
 using internal::ToAbsl;
 
-constexpr char kSupportedRetryConditions[] =
-    "5xx, gateway-error, connect-failure, reset, retriable-4xx";
-
 // One named field out of a protobuf `oneof`: nullopt when none is set, an
 // error on the second (in document order) when several are.
 struct OneOfField {
@@ -236,13 +233,13 @@ absl::StatusOr<RetryPolicySpec> ParseRetryPolicy(const Node& node) {
       if (condition.empty()) {
         return retry_on->Error("empty retry condition");
       }
-      if (!absl::StrContains(absl::StrCat(", ", kSupportedRetryConditions, ", "),
-                             absl::StrCat(", ", condition, ", "))) {
+      std::optional<RetryOn> parsed = ParseRetryOn(FromAbsl(condition));
+      if (!parsed) {
         return retry_on->Error(absl::StrCat(
             "retry condition ", Quote(FromAbsl(condition)),
-            " is not supported (supported: ", kSupportedRetryConditions, ")"));
+            " is not supported (supported: ", ToAbsl(kSupportedRetryOn), ")"));
       }
-      spec.retry_on.emplace_back(condition);
+      spec.retry_on |= *parsed;
     }
   }
   HOMING_CONFIG_RETURN_IF_ERROR(object.ReadUint("num_retries", &spec.num_retries));

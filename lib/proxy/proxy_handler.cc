@@ -61,36 +61,23 @@ std::pair<int, std::string_view> FailureReply(ProxyResult result) {
 // 5xx covers every 5xx and every failure to get a response; gateway-error
 // 502/503/504 and those failures; reset and connect-failure what they say.
 bool RetryCovers(const RetryPolicySpec& policy, int status, ProxyResult result) {
-  for (const std::string& condition : policy.retry_on) {
-    switch (result) {
-      case ProxyResult::kSuccess:
-        if ((condition == "5xx" && status >= 500) ||
-            (condition == "gateway-error" &&
-             (status == 502 || status == 503 || status == 504)) ||
-            (condition == "retriable-4xx" && status == 409)) {
-          return true;
-        }
-        break;
-      case ProxyResult::kConnectFailure:
-        if (condition == "5xx" || condition == "gateway-error" ||
-            condition == "connect-failure" || condition == "reset") {
-          return true;
-        }
-        break;
-      case ProxyResult::kResetBeforeResponse:
-        if (condition == "5xx" || condition == "gateway-error" ||
-            condition == "reset") {
-          return true;
-        }
-        break;
-      case ProxyResult::kTimeout:
-        if (condition == "5xx" || condition == "gateway-error") return true;
-        break;
-      default:
-        break;
-    }
+  const RetryOn on = policy.retry_on;
+  switch (result) {
+    case ProxyResult::kSuccess:
+      return (Includes(on, RetryOn::k5xx) && status >= 500) ||
+             (Includes(on, RetryOn::kGatewayError) &&
+              (status == 502 || status == 503 || status == 504)) ||
+             (Includes(on, RetryOn::kRetriable4xx) && status == 409);
+    case ProxyResult::kConnectFailure:
+      return Includes(on, RetryOn::k5xx | RetryOn::kGatewayError |
+                              RetryOn::kConnectFailure | RetryOn::kReset);
+    case ProxyResult::kResetBeforeResponse:
+      return Includes(on, RetryOn::k5xx | RetryOn::kGatewayError | RetryOn::kReset);
+    case ProxyResult::kTimeout:
+      return Includes(on, RetryOn::k5xx | RetryOn::kGatewayError);
+    default:
+      return false;
   }
-  return false;
 }
 
 }  // namespace

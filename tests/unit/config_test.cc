@@ -551,7 +551,7 @@ TEST_CASE("Every supported field is read") {
     CHECK(owned.cluster == "forward");
     CHECK(owned.timeout == seconds(2));
     CHECK(owned.retry_policy ==
-          RetryPolicySpec{{"connect-failure", "reset"}, 2, milliseconds(500)});
+          RetryPolicySpec{RetryOn::kConnectFailure | RetryOn::kReset, 2, milliseconds(500)});
     CHECK(owned.upgrade_configs == std::vector<UpgradeConfigSpec>{{"WebSocket", false}});
     REQUIRE(owned.affinity != nullptr);
     AffinityPolicy expected;

@@ -756,11 +756,29 @@ TEST_CASE("routes are numbered in flat order and default-named per host") {
   CHECK(&table->route(1) == table->Match({.authority = "x", .path = "/where"}));
 }
 
+TEST_CASE("retry conditions compile to bits and print back as Envoy's names") {
+  CHECK(ParseRetryOn("5xx") == RetryOn::k5xx);
+  CHECK(ParseRetryOn("retriable-4xx") == RetryOn::kRetriable4xx);
+  CHECK_FALSE(ParseRetryOn("refused-stream"));
+  CHECK_FALSE(ParseRetryOn("5XX"));  // Envoy's names are lowercase
+  RetryOn set = RetryOn::kReset | RetryOn::k5xx;
+  CHECK(Includes(set, RetryOn::kReset));
+  CHECK_FALSE(Includes(set, RetryOn::kConnectFailure));
+  CHECK(Includes(set, RetryOn::kConnectFailure | RetryOn::k5xx));
+  CHECK(RetryOnNames(set) == "5xx,reset");  // the enum's order
+  CHECK(RetryOnNames(RetryOn::kNone).empty());
+  for (std::string_view name : {"5xx", "gateway-error", "connect-failure", "reset",
+                                "retriable-4xx"}) {
+    CHECK(kSupportedRetryOn.find(name) != std::string_view::npos);
+    CHECK(RetryOnNames(*ParseRetryOn(name)) == name);
+  }
+}
+
 TEST_CASE("a route carries its action") {
   RouteSpec route = Prefix("join", "/join");
   route.action.timeout = std::chrono::seconds(3);
   route.action.retry_policy =
-      RetryPolicySpec{.retry_on = {"connect-failure"}, .num_retries = 2};
+      RetryPolicySpec{.retry_on = RetryOn::kConnectFailure, .num_retries = 2};
   route.action.hash_policy = {{.kind = HashPolicySpec::Kind::kHeader,
                                .name = "x-user",
                                .terminal = true}};
