@@ -59,7 +59,7 @@
 #include "absl/status/statusor.h"
 #include "homing/address.h"
 #include "homing/affinity_lookup.h"
-#include "homing/config.h"
+#include "homing/config_spec.h"
 #include "homing/dispatcher.h"
 #include "homing/dns_cache.h"
 #include "homing/request.h"

@@ -136,13 +136,6 @@ const ClusterSpec* LoadContext::FindCluster(std::string_view name) const {
 
 }  // namespace config_internal
 
-const ClusterSpec* Bootstrap::FindCluster(std::string_view name) const {
-  for (const ClusterSpec& cluster : clusters) {
-    if (cluster.name == name) return &cluster;
-  }
-  return nullptr;
-}
-
 namespace {
 
 // Finds the line of a second document's root node without building either
