@@ -3,7 +3,6 @@
 #include <utility>
 #include <vector>
 
-#include "common/string_util.h"
 #include "homing/http_message.h"
 #include "http/connection_pool.h"
 #include "http/wire.h"
@@ -11,12 +10,13 @@
 namespace homing::internal {
 namespace {
 
-// Envoy's defaults for response heads.
-constexpr size_t kMaxResponseHeadBytes = 60 * 1024;
-constexpr uint32_t kMaxResponseHeaders = 100;
-
-UpstreamConnectionImpl* Self(llhttp_t* parser) {
-  return static_cast<UpstreamConnectionImpl*>(parser->data);
+// Envoy's bounds for response heads. Their lines are parsed as llhttp allows
+// (no strict line scan): homing re-encodes every header it relays.
+Http1Decoder::Limits ResponseLimits() {
+  Http1Decoder::Limits limits;
+  limits.max_head_bytes = 60 * 1024;
+  limits.max_headers = 100;
+  return limits;
 }
 
 }  // namespace
@@ -77,28 +77,11 @@ void PoolsContext::Forget(UpstreamConnectionImpl* connection) {
 // ---------------------------------------------------------------------------
 // UpstreamConnectionImpl: lifecycle
 
-const llhttp_settings_t* UpstreamConnectionImpl::Settings() {
-  static const llhttp_settings_t settings = [] {
-    llhttp_settings_t s;
-    llhttp_settings_init(&s);
-    s.on_message_begin = &UpstreamConnectionImpl::OnMessageBeginCb;
-    s.on_header_field = &UpstreamConnectionImpl::OnHeaderFieldCb;
-    s.on_header_value = &UpstreamConnectionImpl::OnHeaderValueCb;
-    s.on_headers_complete = &UpstreamConnectionImpl::OnHeadersCompleteCb;
-    s.on_body = &UpstreamConnectionImpl::OnBodyCb;
-    s.on_message_complete = &UpstreamConnectionImpl::OnMessageCompleteCb;
-    return s;
-  }();
-  return &settings;
-}
-
 UpstreamConnectionImpl::UpstreamConnectionImpl(PoolImpl& pool,
                                                PoolsContext& context)
     : pool_(pool),
       context_(context),
-      head_(kMaxResponseHeadBytes, kMaxResponseHeaders) {
-  llhttp_init(&parser_, HTTP_RESPONSE, Settings());
-  parser_.data = this;
+      decoder_(Http1Decoder::Type::kResponse, ResponseLimits(), *this) {
   context_.Track(this);
 }
 
@@ -172,10 +155,9 @@ void UpstreamConnectionImpl::Assign() {
   response_keep_alive_ = false;
   tunnel_ = false;
   interim_ = false;
-  in_head_ = false;
   read_disable_count_ = 0;
   SetDeadline(0);
-  llhttp_reset(&parser_);
+  decoder_.Reset();
 }
 
 const SocketAddress& UpstreamConnectionImpl::address() const {
@@ -194,83 +176,8 @@ void UpstreamConnectionImpl::SendRequestHead(
   upgrade_request_ = head.upgrade;
   chunked_request_ = !head.content_length && head.chunked && !head.upgrade;
 
-  std::string_view nominated;
-  std::string_view upgrade_value;
-  bool has_request_id = false;
-  bool has_forwarded_for = false;
-  for (const HttpHeader& header : head.headers) {
-    if (EqualsIgnoreCase(header.name, "connection")) {
-      nominated = header.value;
-    } else if (EqualsIgnoreCase(header.name, "upgrade")) {
-      upgrade_value = header.value;
-    } else if (EqualsIgnoreCase(header.name, "x-request-id")) {
-      has_request_id = true;
-    } else if (EqualsIgnoreCase(header.name, "x-forwarded-for")) {
-      has_forwarded_for = true;
-    }
-  }
-  const bool merge_forwarded_for = !head.forwarded_for.empty();
-
-  std::string& out = tcp_->write_buffer();
-  out.append(head.method);
-  out.push_back(' ');
-  out.append(head.path.empty() ? std::string_view("/") : head.path);
-  out.append(" HTTP/1.1\r\nhost: ");
-  out.append(head.authority);
-  out.append("\r\n");
-  for (const HttpHeader& header : head.headers) {
-    if (IsHopByHopHeader(header.name) ||
-        EqualsIgnoreCase(header.name, "host") ||
-        EqualsIgnoreCase(header.name, "content-length") ||
-        EqualsIgnoreCase(header.name, "expect") ||
-        (merge_forwarded_for &&
-         EqualsIgnoreCase(header.name, "x-forwarded-for")) ||
-        (!nominated.empty() && ConnectionNominates(nominated, header.name)) ||
-        HasUnsafeHeaderBytes(header.name) ||
-        HasUnsafeHeaderBytes(header.value)) {
-      continue;
-    }
-    AppendHeader(&out, header.name, header.value);
-  }
-  for (const HttpHeader& header : head.extra_headers) {
-    if (HasUnsafeHeaderBytes(header.name) || HasUnsafeHeaderBytes(header.value)) {
-      continue;
-    }
-    AppendHeader(&out, header.name, header.value);
-  }
-  if (merge_forwarded_for) {
-    out.append("x-forwarded-for: ");
-    if (has_forwarded_for) {
-      for (const HttpHeader& header : head.headers) {
-        if (EqualsIgnoreCase(header.name, "x-forwarded-for") &&
-            !HasUnsafeHeaderBytes(header.value)) {
-          out.append(header.value);
-          out.append(", ");
-        }
-      }
-    }
-    out.append(head.forwarded_for);
-    out.append("\r\n");
-  }
-  if (head.add_request_id && !has_request_id) {
-    char id[kRequestIdLength];
-    FormatRequestId(id);
-    AppendHeader(&out, "x-request-id", std::string_view(id, sizeof(id)));
-  }
-  if (head.content_length) {
-    out.append("content-length: ");
-    AppendDecimal(&out, *head.content_length);
-    out.append("\r\n");
-  } else if (chunked_request_) {
-    out.append("transfer-encoding: chunked\r\n");
-  }
-  if (head.upgrade) {
-    out.append("connection: upgrade\r\n");
-    if (!upgrade_value.empty() && !HasUnsafeHeaderBytes(upgrade_value)) {
-      AppendHeader(&out, "upgrade", upgrade_value);
-    }
-  }
-  out.append("\r\n");
+  decoder_.set_head_request(head_request_);
+  EncodeRequestHead(head, chunked_request_, &tcp_->write_buffer());
   tcp_->CommitWrite();
 
   context_.stats().rq_total.Inc();
@@ -284,9 +191,7 @@ void UpstreamConnectionImpl::SendRequestBody(std::string_view data) {
   }
   std::string& out = tcp_->write_buffer();
   if (chunked_request_ && !tunnel_) {
-    AppendChunkHeader(&out, data.size());
-    out.append(data);
-    out.append("\r\n", 2);
+    EncodeChunk(data, &out);
   } else {
     out.append(data);
   }
@@ -300,7 +205,10 @@ void UpstreamConnectionImpl::SendRequestEnd() {
     if (tunnel_) tcp_->ShutdownWrite();
     return;
   }
-  if (chunked_request_) tcp_->Write("0\r\n\r\n");
+  if (chunked_request_) {
+    EncodeLastChunk(&tcp_->write_buffer());
+    tcp_->CommitWrite();
+  }
 }
 
 void UpstreamConnectionImpl::SetResponseTimeout(Duration timeout) {
@@ -372,7 +280,7 @@ void UpstreamConnectionImpl::OnRead(char* data, size_t length) {
 void UpstreamConnectionImpl::ProcessInput() {
   if (processing_ || !exchange_open()) return;
   processing_ = true;
-  while (exchange_open() && (input_length_ > 0 || parser_paused_) &&
+  while (exchange_open() && (input_length_ > 0 || decoder_.pending()) &&
          read_disable_count_ == 0) {
     if (tunnel_) {
       if (input_length_ == 0) break;
@@ -381,30 +289,27 @@ void UpstreamConnectionImpl::ProcessInput() {
       callbacks_->OnResponseBody(data);
       continue;
     }
-    static char kNoInput = 0;
-    if (input_length_ == 0) input_ = &kNoInput;
-    parser_paused_ = false;
-    const llhttp_errno_t error = llhttp_execute(&parser_, input_, input_length_);
-    if (!exchange_open() && !response_complete_) break;
-    const size_t consumed =
-        error == HPE_OK
-            ? input_length_
-            : static_cast<size_t>(llhttp_get_error_pos(&parser_) - input_);
-    input_ += consumed;
-    input_length_ -= consumed;
-    if (error == HPE_OK) continue;
-    if (error == HPE_PAUSED) {
-      llhttp_resume(&parser_);
-      parser_paused_ = true;
+    size_t used = 0;
+    const Http1Decoder::Status status =
+        decoder_.Decode(std::string_view(input_, input_length_), &used);
+    if (!exchange_open() && !response_complete_) break;  // closed by a callback
+    input_ += used;
+    input_length_ -= used;
+    if (status == Http1Decoder::Status::kOk) continue;
+    if (status == Http1Decoder::Status::kPaused) {
       if (response_complete_) break;
-    } else if (error == HPE_PAUSED_UPGRADE) {
-      tunnel_ = true;
-    } else {
-      context_.stats().cx_protocol_error.Inc();
-      processing_ = false;
-      FailExchange(UpstreamResetReason::kProtocolError);
-      return;
+      continue;
     }
+    if (status == Http1Decoder::Status::kUpgrade) {
+      tunnel_ = true;
+      continue;
+    }
+    // kError, or kStopped by OnHead()/OnMessageComplete() on a message that
+    // is no response to this request.
+    context_.stats().cx_protocol_error.Inc();
+    processing_ = false;
+    FailExchange(UpstreamResetReason::kProtocolError);
+    return;
   }
   processing_ = false;
   if (response_complete_ && !exchange_done_) {
@@ -414,91 +319,51 @@ void UpstreamConnectionImpl::ProcessInput() {
   UpdateReading();
 }
 
-int UpstreamConnectionImpl::OnMessageBeginCb(llhttp_t* parser) {
-  UpstreamConnectionImpl* self = Self(parser);
-  self->head_.Reset();
-  self->in_head_ = true;
-  return 0;
-}
-
-int UpstreamConnectionImpl::OnHeaderFieldCb(llhttp_t* parser, const char* at,
-                                            size_t length) {
-  UpstreamConnectionImpl* self = Self(parser);
-  if (!self->in_head_) return 0;  // trailers are dropped
-  return self->head_.AddName(at, length) ? 0 : HPE_USER;
-}
-
-int UpstreamConnectionImpl::OnHeaderValueCb(llhttp_t* parser, const char* at,
-                                            size_t length) {
-  UpstreamConnectionImpl* self = Self(parser);
-  if (!self->in_head_) return 0;
-  return self->head_.AddValue(at, length) ? 0 : HPE_USER;
-}
-
-int UpstreamConnectionImpl::OnHeadersCompleteCb(llhttp_t* parser) {
-  return Self(parser)->HandleHeadersComplete();
-}
-
-int UpstreamConnectionImpl::OnBodyCb(llhttp_t* parser, const char* at,
-                                     size_t length) {
-  return Self(parser)->HandleBody(at, length);
-}
-
-int UpstreamConnectionImpl::OnMessageCompleteCb(llhttp_t* parser) {
-  return Self(parser)->HandleMessageComplete();
-}
-
-int UpstreamConnectionImpl::HandleHeadersComplete() {
-  in_head_ = false;
-  const int status = parser_.status_code;
+Http1Action UpstreamConnectionImpl::OnHead(const Http1Head& head) {
+  const int status = head.status;
   if (!head_sent_ || (status >= 100 && status < 200 && status != 101)) {
     // Interim (100 Continue, 103 Early Hints): skipped. A response before
     // any request is garbage and fails at the end of the message.
     interim_ = true;
-    return 0;
+    return Http1Action::kContinue;
   }
   interim_ = false;
-  if (status == 101 && !upgrade_request_) {
-    // A switch nobody asked for: what follows is not a response to relay.
-    // Failing before the head is passed on leaves the client a clean 503.
-    context_.stats().cx_protocol_error.Inc();
-    return HPE_USER;
-  }
-  head_.Finish();
+  // A switch nobody asked for: what follows is not a response to relay.
+  // Failing before the head is passed on leaves the client a clean 503.
+  if (status == 101 && !upgrade_request_) return Http1Action::kStop;
   response_started_ = true;
-  response_keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
+  response_keep_alive_ = head.keep_alive;
   context_.stats().rq_status.Record(status);
   ResponseHeadView view;
   view.status = status;
-  view.http_minor = parser_.http_minor;
-  view.headers = head_.headers();
+  view.http_minor = head.http_minor;
+  view.headers = head.headers;
   callbacks_->OnResponseHead(view);
-  if (!exchange_open()) return HPE_USER;
+  if (!exchange_open()) return Http1Action::kStop;
   if (status == 101) {
     // No timeout applies to a tunnel; a client that already closed its side
     // has that passed on now.
     SetDeadline(0);
     if (request_complete_) tcp_->ShutdownWrite();
-    return 2;  // no body; llhttp_execute() returns HPE_PAUSED_UPGRADE
   }
-  return head_request_ ? 1 : 0;
+  return Http1Action::kContinue;
 }
 
-int UpstreamConnectionImpl::HandleBody(const char* at, size_t length) {
-  if (!exchange_open() || interim_) return 0;
-  callbacks_->OnResponseBody(std::string_view(at, length));
-  if (!exchange_open()) return HPE_USER;
-  return read_disable_count_ > 0 ? HPE_PAUSED : 0;
+Http1Action UpstreamConnectionImpl::OnBody(std::string_view data) {
+  if (!exchange_open() || interim_) return Http1Action::kContinue;
+  callbacks_->OnResponseBody(data);
+  if (!exchange_open()) return Http1Action::kStop;
+  return read_disable_count_ > 0 ? Http1Action::kPause : Http1Action::kContinue;
 }
 
-int UpstreamConnectionImpl::HandleMessageComplete() {
+Http1Action UpstreamConnectionImpl::OnMessageComplete() {
   if (interim_) {
     interim_ = false;
-    return head_sent_ ? 0 : HPE_USER;
+    return head_sent_ ? Http1Action::kContinue : Http1Action::kStop;
   }
-  if (tunnel_ || parser_.upgrade) return 0;
+  if (decoder_.head().upgrade) return Http1Action::kContinue;  // Decode(): kUpgrade
   response_complete_ = true;
-  return HPE_PAUSED;  // CompleteExchange() runs once llhttp has returned
+  return Http1Action::kPause;  // CompleteExchange() runs once Decode() returned
 }
 
 void UpstreamConnectionImpl::CompleteExchange() {
@@ -568,14 +433,10 @@ void UpstreamConnectionImpl::OnReadEof() {
     CompleteExchange();
     return;
   }
-  if (response_started_ && llhttp_message_needs_eof(&parser_)) {
-    // A close-delimited body ends here (on_message_complete pauses, so the
-    // result is HPE_PAUSED).
-    llhttp_finish(&parser_);
-    if (response_complete_) {
-      CompleteExchange();
-      return;
-    }
+  // A close-delimited body ends here.
+  if (response_started_ && decoder_.FinishAtEof() && response_complete_) {
+    CompleteExchange();
+    return;
   }
   context_.stats().cx_destroy_remote.Inc();
   FailExchange(UpstreamResetReason::kConnectionClosed);

@@ -1,22 +1,20 @@
 // File: lib/http/upstream_connection.h
 //
-// The client side of HTTP/1.1 (llhttp in response mode over a TcpConnection)
-// and the pool that lends these connections out. See homing/http_upstream.h
+// The client side of HTTP/1.1 (an Http1Decoder in response mode over a
+// TcpConnection) and the pool that lends these connections out. See homing/http_upstream.h
 // for the behaviour. Mechanics:
 //  - a connection is in one of four states: connecting, idle (in its pool's
 //    idle list, reading only to notice the peer closing), busy (lent out for
 //    one exchange) and closed (waiting to be deleted at the end of the loop
 //    iteration, as a caller may still be on the stack);
-//  - the end of a response pauses llhttp; the connection goes back to the
-//    pool only after llhttp_execute() returned, so a waiting request that gets
-//    it at once starts from a clean parser.
+//  - the end of a response pauses the decoder; the connection goes back to
+//    the pool only after Decode() returned, so a waiting request that gets
+//    it at once starts from a clean decoder.
 //
 // Thread safety: loop thread only.
 
 #ifndef HOMING_LIB_HTTP_UPSTREAM_CONNECTION_H_
 #define HOMING_LIB_HTTP_UPSTREAM_CONNECTION_H_
-
-#include <llhttp.h>
 
 #include <cstdint>
 #include <memory>
@@ -26,7 +24,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "homing/http_upstream.h"
 #include "homing/stats.h"
-#include "http/header_collector.h"
+#include "http/http1_codec.h"
 #include "http/io_context.h"
 #include "http/status_counters.h"
 #include "http/tcp_connection.h"
@@ -91,6 +89,7 @@ class PoolsContext {
 
 class UpstreamConnectionImpl final : public UpstreamConnection,
                                      private TcpConnection::Callbacks,
+                                     private Http1DecoderCallbacks,
                                      private Deferred {
  public:
   enum class State { kConnecting, kIdle, kBusy, kClosed };
@@ -123,17 +122,10 @@ class UpstreamConnectionImpl final : public UpstreamConnection,
   const SocketAddress& address() const override;
 
  private:
-  static int OnMessageBeginCb(llhttp_t* parser);
-  static int OnHeaderFieldCb(llhttp_t* parser, const char* at, size_t length);
-  static int OnHeaderValueCb(llhttp_t* parser, const char* at, size_t length);
-  static int OnHeadersCompleteCb(llhttp_t* parser);
-  static int OnBodyCb(llhttp_t* parser, const char* at, size_t length);
-  static int OnMessageCompleteCb(llhttp_t* parser);
-  static const llhttp_settings_t* Settings();
-
-  int HandleHeadersComplete();
-  int HandleBody(const char* at, size_t length);
-  int HandleMessageComplete();
+  // Http1DecoderCallbacks
+  Http1Action OnHead(const Http1Head& head) override;
+  Http1Action OnBody(std::string_view data) override;
+  Http1Action OnMessageComplete() override;
 
   // TcpConnection::Callbacks
   void OnConnected() override;
@@ -170,14 +162,12 @@ class UpstreamConnectionImpl final : public UpstreamConnection,
   bool drained_ = false;
   uint32_t exchanges_ = 0;
 
-  llhttp_t parser_;
-  HeaderCollector head_;
+  Http1Decoder decoder_;
 
-  // Unparsed input inside the TcpConnection's read buffer.
+  // Undecoded input inside the TcpConnection's read buffer.
   char* input_ = nullptr;
   size_t input_length_ = 0;
   bool processing_ = false;
-  bool parser_paused_ = false;
 
   // The exchange in progress.
   UpstreamResponseCallbacks* callbacks_ = nullptr;
@@ -192,7 +182,6 @@ class UpstreamConnectionImpl final : public UpstreamConnection,
   bool response_complete_ = false;
   bool response_keep_alive_ = false;
   bool tunnel_ = false;
-  bool in_head_ = false;
   int read_disable_count_ = 0;
   uint64_t request_start_us_ = 0;
 
