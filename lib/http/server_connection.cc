@@ -24,28 +24,21 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // bytes of them (Envoy's and HAProxy's order of magnitude).
 constexpr uint64_t kMaxChunkExtensionBytes = 4096;
 
-ServerConnection* Self(llhttp_t* parser) {
-  return static_cast<ServerConnection*>(parser->data);
+Http1Decoder::Limits RequestLimits(const HttpServerOptions& options) {
+  Http1Decoder::Limits limits;
+  limits.max_head_bytes = options.max_request_headers_bytes;
+  limits.max_headers = options.max_request_headers_count;
+  limits.max_chunk_extension_bytes = kMaxChunkExtensionBytes;
+  limits.strict_head_lines = true;
+  return limits;
 }
 
-bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() &&
-         EqualsIgnoreCase(text.substr(0, prefix.size()), prefix);
-}
-
-// RFC 9110 §5.6.2: a token is one or more tchar. llhttp 8.1 lets a space
-// into a header name ("X Y: z", "X : z") and an empty name (": z").
-bool IsToken(std::string_view text) {
-  if (text.empty()) return false;
-  for (const char c : text) {
-    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                       (c >= 'A' && c <= 'Z');
-    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) ==
-                      std::string_view::npos) {
-      return false;
-    }
+std::string_view HeaderValue(std::span<const HttpHeader> headers,
+                             std::string_view name) {
+  for (const HttpHeader& header : headers) {
+    if (EqualsIgnoreCase(header.name, name)) return header.value;
   }
-  return true;
+  return {};
 }
 
 }  // namespace
@@ -150,29 +143,6 @@ void ServerContext::Forget(ServerConnection* connection) {
 // ---------------------------------------------------------------------------
 // ServerConnection: setup and teardown
 
-const llhttp_settings_t* ServerConnection::Settings() {
-  static const llhttp_settings_t settings = [] {
-    llhttp_settings_t s;
-    llhttp_settings_init(&s);
-    s.on_message_begin = &ServerConnection::OnMessageBeginCb;
-    s.on_url = &ServerConnection::OnUrlCb;
-    s.on_header_field = &ServerConnection::OnHeaderFieldCb;
-    s.on_header_value = &ServerConnection::OnHeaderValueCb;
-    s.on_headers_complete = &ServerConnection::OnHeadersCompleteCb;
-    s.on_body = &ServerConnection::OnBodyCb;
-    s.on_message_complete = &ServerConnection::OnMessageCompleteCb;
-    s.on_chunk_header = &ServerConnection::OnChunkHeaderCb;
-    s.on_chunk_extension_name = &ServerConnection::OnChunkExtensionCb;
-    s.on_chunk_extension_value = &ServerConnection::OnChunkExtensionCb;
-    s.on_chunk_extension_name_complete =
-        &ServerConnection::OnChunkExtensionCompleteCb;
-    s.on_chunk_extension_value_complete =
-        &ServerConnection::OnChunkExtensionCompleteCb;
-    return s;
-  }();
-  return &settings;
-}
-
 ServerConnection::ServerConnection(ServerContext& server, TcpConnection* tcp,
                                    std::unique_ptr<RequestHandler> handler)
     : server_(server),
@@ -181,15 +151,7 @@ ServerConnection::ServerConnection(ServerContext& server, TcpConnection* tcp,
       callbacks_(handler_.get()),
       peer_(tcp->peer_address()),
       local_(tcp->local_address()),
-      head_(server.options().max_request_headers_bytes,
-            server.options().max_request_headers_count) {
-  // Every llhttp_set_lenient_*() flag stays off: llhttp refuses CL with TE,
-  // duplicate Content-Length, a Transfer-Encoding not ending in chunked and
-  // bytes outside the grammar; HeadLineScanner and HeadViolation() add what
-  // llhttp 8.1 lets through.
-  llhttp_init(&parser_, HTTP_REQUEST, Settings());
-  parser_.data = this;
-}
+      decoder_(Http1Decoder::Type::kRequest, RequestLimits(server.options()), *this) {}
 
 ServerConnection::~ServerConnection() {
   server_.io().CancelDeferred(this);
@@ -218,7 +180,7 @@ void ServerConnection::Shutdown() {
 void ServerConnection::Drain() {
   if (closed_) return;
   draining_ = true;
-  if (!stream_active_ && !head_started_) CloseGracefully();
+  if (!stream_active_ && !decoder_.in_head()) CloseGracefully();
 }
 
 void ServerConnection::MarkClosed() {
@@ -341,7 +303,7 @@ void ServerConnection::UpdateReading() {
 void ServerConnection::ProcessInput() {
   if (processing_ || closed_) return;
   processing_ = true;
-  while (!closed_ && (input_length_ > 0 || parser_paused_) && CanParse()) {
+  while (!closed_ && (input_length_ > 0 || decoder_.pending()) && CanParse()) {
     if (tunnel_) {
       if (input_length_ == 0) break;
       const std::string_view data(input_, input_length_);
@@ -351,31 +313,17 @@ void ServerConnection::ProcessInput() {
       }
       continue;
     }
-    if (!ScanHead()) break;
-    // A paused parser may have transitions left to run even without input
-    // (a request that ended with its head).
-    static char kNoInput = 0;
-    if (input_length_ == 0) input_ = &kNoInput;
-    parser_paused_ = false;
-    const llhttp_errno_t error = llhttp_execute(&parser_, input_, input_length_);
+    size_t used = 0;
+    const Http1Decoder::Status status =
+        decoder_.Decode(std::string_view(input_, input_length_), &used);
     if (closed_) break;
-    const size_t consumed =
-        error == HPE_OK
-            ? input_length_
-            : static_cast<size_t>(llhttp_get_error_pos(&parser_) - input_);
-    input_ += consumed;
-    input_length_ -= consumed;
-    scanned_ = scanned_ > consumed ? scanned_ - consumed : 0;
-    if (error == HPE_OK) continue;
-    if (error == HPE_PAUSED) {
-      llhttp_resume(&parser_);
-      parser_paused_ = true;
-    } else if (error == HPE_PAUSED_UPGRADE) {
+    input_ += used;
+    input_length_ -= used;
+    if (status == Http1Decoder::Status::kUpgrade) {
       if (!upgrade_) {
         // An upgrade the server ignores (h2c): a plain request, and what
         // follows it is the next one.
-        llhttp_resume_after_upgrade(&parser_);
-        parser_paused_ = true;
+        decoder_.ResumeAfterUpgrade();
       } else if (framing_ == Framing::kTunnel) {
         tunnel_ = true;  // 101 sent already
       } else {
@@ -383,26 +331,16 @@ void ServerConnection::ProcessInput() {
         // is 101: held, unread, until the response head decides.
         upgrade_pending_ = true;
       }
-    } else {
-      ParserError(error);
+    } else if (status == Http1Decoder::Status::kError) {
+      DecoderError();
+    } else if (status == Http1Decoder::Status::kStopped) {
+      break;  // a callback ended the stream or the connection
     }
   }
   if (tunnel_ && peer_eof_ && input_length_ == 0 && !closed_) EndTunnelInput();
   processing_ = false;
   if (timer_mode_ == TimerMode::kHeaders) ArmTimerForMode();
   UpdateReading();
-}
-
-bool ServerConnection::ScanHead() {
-  if (scanner_.done() || scanned_ >= input_length_) return true;
-  size_t used = 0;
-  const HeadLineScanner::Result result = scanner_.Scan(
-      std::string_view(input_ + scanned_, input_length_ - scanned_), &used);
-  scanned_ += used;
-  if (result != HeadLineScanner::Result::kError) return true;
-  error_detail_ = scanner_.error();
-  ParserError(HPE_USER);
-  return false;
 }
 
 void ServerConnection::EndTunnelInput() {
@@ -412,196 +350,81 @@ void ServerConnection::EndTunnelInput() {
   if (!closed_ && response_complete_) FinishStream();
 }
 
-void ServerConnection::ParserError(llhttp_errno_t error) {
-  server_.stats().cx_protocol_error.Inc();
-  if (head_too_large_) {
-    ConnectionReply(431, "request_header_fields_too_large",
-                    absl::StrCat("request headers exceed ",
-                                 server_.options().max_request_headers_bytes,
-                                 " bytes or ",
-                                 server_.options().max_request_headers_count,
-                                 " fields"));
+void ServerConnection::DecoderError() {
+  const Http1Error& error = decoder_.error();
+  if (error.in_head_rules) {
+    // A complete head that breaks a request rule: a request, refused.
+    const Http1Head& head = decoder_.head();
+    server_.stats().rq_total.Inc();
+    if (error.status == 400) server_.stats().cx_protocol_error.Inc();
+    http_minor_ = head.http_minor;
+    RequestView refused;
+    refused.method = head.method;
+    refused.path = head.path;
+    ConnectionReply(error.status, error.code, error.detail,
+                    error.status == 505 ? nullptr : &refused);
     return;
   }
-  const char* reason = error_detail_ != nullptr
-                           ? error_detail_
-                           : llhttp_get_error_reason(&parser_);
-  const std::string_view detail =
-      reason != nullptr ? std::string_view(reason) : llhttp_errno_name(error);
-  if (stream_active_) {
-    ResetStream(StreamResetReason::kProtocolError, 400, "bad_request", detail);
+  server_.stats().cx_protocol_error.Inc();
+  if (error.status != 400) {
+    ConnectionReply(error.status, error.code, error.detail);  // 431
+  } else if (stream_active_) {
+    ResetStream(StreamResetReason::kProtocolError, 400, error.code, error.detail);
   } else {
-    ConnectionReply(400, "bad_request", detail);
+    ConnectionReply(400, error.code, error.detail);
   }
 }
 
-int ServerConnection::OnMessageBeginCb(llhttp_t* parser) {
-  return Self(parser)->HandleMessageBegin();
-}
-
-int ServerConnection::OnUrlCb(llhttp_t* parser, const char* at, size_t length) {
-  ServerConnection* self = Self(parser);
-  if (self->head_.AddTarget(at, length)) return 0;
-  self->head_too_large_ = true;
-  return HPE_USER;
-}
-
-int ServerConnection::OnHeaderFieldCb(llhttp_t* parser, const char* at,
-                                      size_t length) {
-  ServerConnection* self = Self(parser);
-  if (self->stream_active_) return 0;  // trailers are dropped
-  if (self->head_.AddName(at, length)) return 0;
-  self->head_too_large_ = true;
-  return HPE_USER;
-}
-
-int ServerConnection::OnHeaderValueCb(llhttp_t* parser, const char* at,
-                                      size_t length) {
-  ServerConnection* self = Self(parser);
-  if (self->stream_active_) return 0;
-  if (self->head_.AddValue(at, length)) return 0;
-  self->head_too_large_ = true;
-  return HPE_USER;
-}
-
-int ServerConnection::OnHeadersCompleteCb(llhttp_t* parser) {
-  return Self(parser)->HandleHeadersComplete();
-}
-
-int ServerConnection::OnBodyCb(llhttp_t* parser, const char* at,
-                               size_t length) {
-  return Self(parser)->HandleBody(at, length);
-}
-
-int ServerConnection::OnMessageCompleteCb(llhttp_t* parser) {
-  return Self(parser)->HandleMessageComplete();
-}
-
-int ServerConnection::OnChunkHeaderCb(llhttp_t* parser) {
-  ServerConnection* self = Self(parser);
-  self->chunk_extension_bytes_ = 0;
-  if (parser->content_length != 0) return 0;
-  // The last chunk: its trailer section is scanned like a head, from where
-  // llhttp stops (after the chunk line).
-  self->scanner_.StartTrailers();
-  return HPE_PAUSED;
-}
-
-int ServerConnection::OnChunkExtensionCb(llhttp_t* parser, const char* /*at*/,
-                                         size_t length) {
-  return Self(parser)->AddChunkExtensionBytes(length);
-}
-
-// Counts the ';' or '=' before each name or value, so that empty extensions
-// (";;;;") are bounded too.
-int ServerConnection::OnChunkExtensionCompleteCb(llhttp_t* parser) {
-  return Self(parser)->AddChunkExtensionBytes(1);
-}
-
-int ServerConnection::AddChunkExtensionBytes(size_t length) {
-  chunk_extension_bytes_ += length;
-  if (chunk_extension_bytes_ <= kMaxChunkExtensionBytes) return 0;
-  error_detail_ = "Chunk extensions exceed 4096 bytes";
-  return HPE_USER;
-}
-
-int ServerConnection::HandleMessageBegin() {
-  head_.Reset();
-  error_detail_ = nullptr;
-  head_started_ = true;
-  head_too_large_ = false;
+void ServerConnection::OnMessageBegin() {
   // Armed at the end of ProcessInput() only if the head is still incomplete.
   head_start_ms_ = NowMs();
   timer_mode_ = TimerMode::kHeaders;
-  return 0;
 }
 
-int ServerConnection::HandleHeadersComplete() {
-  head_started_ = false;
-  head_.Finish();
-  if (!StartStream()) return HPE_USER;
+Http1Action ServerConnection::OnHead(const Http1Head& head) {
+  if (!StartStream(head)) return Http1Action::kStop;
   handler_->OnRequestHeaders(*this);
-  if (closed_) return HPE_USER;
-  if (stream_reset_ || response_complete_) {
-    return read_disable_count_ > 0 ? HPE_PAUSED : 0;
-  }
+  if (closed_) return Http1Action::kStop;
+  const Http1Action go_on =
+      read_disable_count_ > 0 ? Http1Action::kPause : Http1Action::kContinue;
+  if (stream_reset_ || response_complete_) return go_on;
   if (body_limit_ > 0 && content_length_.value_or(0) > body_limit_) {
     server_.stats().rq_too_large.Inc();
     ResetStream(StreamResetReason::kBodyTooLarge, 413, "payload_too_large",
                 absl::StrCat("request body of ", *content_length_,
                              " bytes exceeds the limit of ", body_limit_));
-    return HPE_USER;
+    return Http1Action::kStop;
   }
   if (has_body() && http_minor_ >= 1 && !response_started_ &&
-      EqualsIgnoreCase(head_.Find("expect"), "100-continue")) {
+      EqualsIgnoreCase(HeaderValue(request_.headers, "expect"), "100-continue")) {
     tcp_->Write(kContinue);
   }
-  return read_disable_count_ > 0 ? HPE_PAUSED : 0;
+  return go_on;
 }
 
-// Fills the stream state from the parsed head; false (after replying) when
-// the request must be refused before the handler sees it.
-bool ServerConnection::StartStream() {
+bool ServerConnection::StartStream(const Http1Head& head) {
   const HttpServerOptions& options = server_.options();
-  http_minor_ = parser_.http_minor;
-  // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; the
-  // connection closes after the response.
-  keep_alive_ = llhttp_should_keep_alive(&parser_) != 0 &&
-                !(http_minor_ == 0 && (parser_.flags & F_TRANSFER_ENCODING) != 0);
-  chunked_ = (parser_.flags & F_CHUNKED) != 0;
-  content_length_ = (parser_.flags & F_CONTENT_LENGTH) != 0 && !chunked_
-                        ? std::optional<uint64_t>(parser_.content_length)
-                        : std::nullopt;
-  upgrade_ = parser_.upgrade != 0;
+  http_minor_ = head.http_minor;
+  keep_alive_ = head.keep_alive;
+  chunked_ = head.chunked;
+  content_length_ = head.content_length;
+  upgrade_ = head.upgrade;
   upgrade_pending_ = false;
-  head_request_ = parser_.method == HTTP_HEAD;
-  if (ConnectionNominates(head_.Find("upgrade"), "h2c")) {
+  head_request_ = head.method == "HEAD";
+  if (ConnectionNominates(HeaderValue(head.headers, "upgrade"), "h2c")) {
     // Like Envoy: an HTTP/2 upgrade is ignored, the request served as
     // HTTP/1.1, and the h2c offer is not passed on.
     if (upgrade_) server_.stats().rq_h2c_upgrade_ignored.Inc();
     upgrade_ = false;
-    head_.Remove("upgrade");
-    head_.Remove("http2-settings");
+    decoder_.RemoveHeader("upgrade");
+    decoder_.RemoveHeader("http2-settings");
   }
-
-  request_.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
-  request_.headers = head_.headers();
-  const std::string_view target = head_.target();
-  request_.path = target;
-  request_.authority = head_.Find("host");
-  bool absolute_form = false;
-  for (std::string_view scheme : {std::string_view("http://"),
-                                  std::string_view("https://")}) {
-    if (!StartsWithIgnoreCase(target, scheme)) continue;
-    const std::string_view rest = target.substr(scheme.size());
-    const size_t end = rest.find_first_of("/?#");
-    request_.authority = rest.substr(0, end);
-    request_.path = end == std::string_view::npos ? std::string_view("/")
-                                                  : rest.substr(end);
-    absolute_form = true;
-    break;
-  }
+  request_.method = head.method;
+  request_.headers = decoder_.head().headers;
+  request_.path = head.path;
+  request_.authority = head.authority;
 
   server_.stats().rq_total.Inc();
-  if (parser_.http_major != 1) {
-    ConnectionReply(505, "http_version_not_supported",
-                    "only HTTP/1.0 and HTTP/1.1 are supported");
-    return false;
-  }
-  if (parser_.method == HTTP_CONNECT) {
-    ConnectionReply(405, "method_not_allowed", "CONNECT is not supported", &request_);
-    return false;
-  }
-  if (const char* violation = HeadViolation(absolute_form)) {
-    server_.stats().cx_protocol_error.Inc();
-    ConnectionReply(400, "bad_request", violation, &request_);
-    return false;
-  }
-  if (http_minor_ >= 1 && request_.authority.empty()) {
-    server_.stats().cx_protocol_error.Inc();
-    ConnectionReply(400, "bad_request", "missing Host header", &request_);
-    return false;
-  }
   if (options.max_request_body_bytes > 0 &&
       content_length_.value_or(0) > options.max_request_body_bytes) {
     server_.stats().rq_too_large.Inc();
@@ -612,7 +435,6 @@ bool ServerConnection::StartStream() {
                     &request_);
     return false;
   }
-
   stream_active_ = true;
   stream_reset_ = false;
   request_complete_ = false;
@@ -631,60 +453,37 @@ bool ServerConnection::StartStream() {
   return true;
 }
 
-const char* ServerConnection::HeadViolation(bool absolute_form) const {
-  for (const HttpHeader& header : request_.headers) {
-    if (!IsToken(header.name)) return "Invalid character in header name";
-  }
-  // llhttp refuses this only after on_headers_complete, that is after the
-  // handler would have seen (and a proxy forwarded) the head.
-  if ((parser_.flags & F_TRANSFER_ENCODING) != 0 &&
-      (parser_.flags & F_CHUNKED) == 0) {
-    return "Request has invalid `Transfer-Encoding`";
-  }
-  const size_t hosts = head_.Count("host");
-  if (hosts > 1) return "Multiple Host headers";
-  // RFC 9112 §3.2.2 lets a server ignore such a Host; a proxy that did would
-  // route by one authority while a server behind it may use the other.
-  if (absolute_form && hosts == 1 &&
-      !EqualsIgnoreCase(head_.Find("host"), request_.authority)) {
-    return "Host header does not match the request target";
-  }
-  return nullptr;
-}
 
-int ServerConnection::HandleBody(const char* at, size_t length) {
-  if (!stream_active_ || stream_reset_) return 0;
+Http1Action ServerConnection::OnBody(std::string_view data) {
+  if (!stream_active_ || stream_reset_) return Http1Action::kContinue;
   last_activity_ms_ = NowMs();
-  body_received_ += length;
-  if (response_complete_) return 0;  // answered already: dropped
+  body_received_ += data.size();
+  if (response_complete_) return Http1Action::kContinue;  // answered: dropped
   if (body_limit_ > 0 && body_received_ > body_limit_) {
     server_.stats().rq_too_large.Inc();
     ResetStream(StreamResetReason::kBodyTooLarge, 413, "payload_too_large",
                 absl::StrCat("request body exceeds the limit of ", body_limit_,
                              " bytes"));
-    return HPE_USER;
+    return Http1Action::kStop;
   }
-  callbacks_->OnRequestBody(std::string_view(at, length));
-  if (closed_) return HPE_USER;
-  return read_disable_count_ > 0 ? HPE_PAUSED : 0;
+  callbacks_->OnRequestBody(data);
+  if (closed_) return Http1Action::kStop;
+  return read_disable_count_ > 0 ? Http1Action::kPause : Http1Action::kContinue;
 }
 
-int ServerConnection::HandleMessageComplete() {
-  // Always paused, so that ProcessInput() scans the next head before llhttp
-  // parses it.
-  scanner_.StartHead();
-  if (!stream_active_) return HPE_PAUSED;
-  if (upgrade_) return 0;  // llhttp now pauses with HPE_PAUSED_UPGRADE
+Http1Action ServerConnection::OnMessageComplete() {
+  if (!stream_active_) return Http1Action::kContinue;
+  if (upgrade_) return Http1Action::kContinue;  // Decode() returns kUpgrade
   request_complete_ = true;
   if (!response_complete_ && !stream_reset_) {
     callbacks_->OnRequestEnd();
-    if (closed_) return HPE_USER;
+    if (closed_) return Http1Action::kStop;
   }
   if (response_complete_) {
     FinishStream();
-    return closed_ ? HPE_USER : HPE_PAUSED;
+    return closed_ ? Http1Action::kStop : Http1Action::kPause;
   }
-  return HPE_PAUSED;  // the next request waits for this response
+  return Http1Action::kPause;  // the next request waits for this response
 }
 
 void ServerConnection::OnReadEof() {
@@ -790,84 +589,26 @@ void ServerConnection::EncodeHead(int status,
   last_activity_ms_ = NowMs();
   server_.stats().rq_status.Record(status);
 
-  std::string_view nominated;  // names listed in the response's Connection
-  std::string_view upgrade_value;
-  std::optional<uint64_t> length = forced_length;
-  for (const HttpHeader& header : headers) {
-    if (EqualsIgnoreCase(header.name, "connection")) {
-      nominated = header.value;
-      // The handler may ask for the connection to close after this response.
-      if (ConnectionNominates(header.value, "close")) {
-        close_after_response_ = true;
-      }
-    } else if (EqualsIgnoreCase(header.name, "upgrade")) {
-      upgrade_value = header.value;
-    } else if (!forced_length &&
-               EqualsIgnoreCase(header.name, "content-length")) {
-      length = ParseContentLength(header.value);
-    }
-  }
-
-  std::string& out = tcp_->write_buffer();
-  AppendStatusLine(&out, status);
-  for (const HttpHeader& header : headers) {
-    if (IsHopByHopHeader(header.name) ||
-        EqualsIgnoreCase(header.name, "content-length") ||
-        (!nominated.empty() && ConnectionNominates(nominated, header.name)) ||
-        HasUnsafeHeaderBytes(header.name) ||
-        HasUnsafeHeaderBytes(header.value)) {
-      continue;
-    }
-    AppendHeader(&out, header.name, header.value);
-  }
-
-  if (status == 101) {
-    framing_ = Framing::kTunnel;
-    if (upgrade_pending_) {
-      // The held bytes are the tunnel's first.
-      upgrade_pending_ = false;
-      tunnel_ = true;
-      ScheduleResume();
-    }
-    out.append("connection: upgrade\r\n");
-    if (!upgrade_value.empty() && !HasUnsafeHeaderBytes(upgrade_value)) {
-      AppendHeader(&out, "upgrade", upgrade_value);
-    }
-  } else {
-    // A refused upgrade leaves bytes of the other protocol unread.
-    if (upgrade_ || !CanDiscardRestOfRequest() || draining_) {
-      close_after_response_ = true;
-    }
-    const bool no_body =
-        head_request_ || status == 204 || status == 304 || status < 200;
-    if (no_body) {
-      framing_ = Framing::kNone;
-      if (length && status != 204 && status >= 200) {
-        out.append("content-length: ");
-        AppendDecimal(&out, *length);
-        out.append("\r\n");
-      }
-    } else if (length) {
-      framing_ = Framing::kLength;
-      response_remaining_ = *length;
-      out.append("content-length: ");
-      AppendDecimal(&out, *length);
-      out.append("\r\n");
-    } else if (http_minor_ >= 1) {
-      framing_ = Framing::kChunked;
-      out.append("transfer-encoding: chunked\r\n");
-    } else {
-      framing_ = Framing::kCloseDelimited;
-      close_after_response_ = true;
-    }
-    if (close_after_response_) {
-      out.append("connection: close\r\n");
-    } else if (http_minor_ == 0) {
-      out.append("connection: keep-alive\r\n");
-    }
-  }
-  out.append("\r\n");
+  Http1ResponseHead head;
+  head.status = status;
+  head.headers = headers;
+  head.content_length = forced_length;
+  head.request_http_minor = http_minor_;
+  head.head_request = head_request_;
+  // A refused upgrade leaves bytes of the other protocol unread.
+  head.close = close_after_response_ ||
+               (status != 101 && (upgrade_ || !CanDiscardRestOfRequest() || draining_));
+  const Http1BodyFraming framing = EncodeResponseHead(head, &tcp_->write_buffer());
   tcp_->CommitWrite();
+  framing_ = framing.kind;
+  response_remaining_ = framing.length;
+  close_after_response_ = framing.close;
+  if (framing_ == Framing::kTunnel && upgrade_pending_) {
+    // The held bytes are the tunnel's first.
+    upgrade_pending_ = false;
+    tunnel_ = true;
+    ScheduleResume();
+  }
 }
 
 void ServerConnection::SendResponseHead(int status,
@@ -892,9 +633,7 @@ void ServerConnection::SendResponseBody(std::string_view data) {
       break;
     }
     case Framing::kChunked:
-      AppendChunkHeader(&out, data.size());
-      out.append(data);
-      out.append("\r\n", 2);
+      EncodeChunk(data, &out);
       break;
     case Framing::kCloseDelimited:
     case Framing::kTunnel:
@@ -914,7 +653,8 @@ void ServerConnection::SendResponseEnd() {
       if (response_remaining_ > 0) close_after_response_ = true;
       break;
     case Framing::kChunked:
-      tcp_->Write("0\r\n\r\n");
+      EncodeLastChunk(&tcp_->write_buffer());
+      tcp_->CommitWrite();
       break;
     case Framing::kCloseDelimited:
     case Framing::kTunnel:

@@ -1,12 +1,12 @@
 // File: lib/http/server_connection.h
 //
-// The HTTP/1.1 server side of one client connection: llhttp in request mode
-// over a TcpConnection, implementing `ServerStream` for the one request in
+// The HTTP/1.1 server side of one client connection: an Http1Decoder in
+// request mode over a TcpConnection, implementing `ServerStream` for the one request in
 // progress. See homing/http_server.h for the behaviour; the notes here are
 // about mechanics.
 //
 // Pipelining: when a request is complete but its response is not,
-// on_message_complete pauses llhttp (HPE_PAUSED); unparsed bytes stay in the
+// OnMessageComplete() pauses the decoder; undecoded bytes stay in the
 // connection's read buffer and reading stops until the response ends, so
 // responses go out in request order and a client cannot make the server
 // buffer without bound.
@@ -22,8 +22,6 @@
 #ifndef HOMING_LIB_HTTP_SERVER_CONNECTION_H_
 #define HOMING_LIB_HTTP_SERVER_CONNECTION_H_
 
-#include <llhttp.h>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,8 +30,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "homing/http_server.h"
 #include "homing/stats.h"
-#include "http/head_line_scanner.h"
-#include "http/header_collector.h"
+#include "http/http1_codec.h"
 #include "http/io_context.h"
 #include "http/status_counters.h"
 #include "http/tcp_connection.h"
@@ -100,6 +97,7 @@ class ServerContext {
 
 class ServerConnection final : public ServerStream,
                                private TcpConnection::Callbacks,
+                               private Http1DecoderCallbacks,
                                private Deferred {
  public:
   ServerConnection(ServerContext& server, TcpConnection* tcp,
@@ -140,30 +138,17 @@ class ServerConnection final : public ServerStream,
   void Reset() override;
 
  private:
-  enum class Framing { kNone, kLength, kChunked, kCloseDelimited, kTunnel };
+  using Framing = Http1BodyFraming::Kind;
   enum class TimerMode { kNone, kIdle, kHeaders, kStream };
 
-  // llhttp callbacks.
-  static int OnMessageBeginCb(llhttp_t* parser);
-  static int OnUrlCb(llhttp_t* parser, const char* at, size_t length);
-  static int OnHeaderFieldCb(llhttp_t* parser, const char* at, size_t length);
-  static int OnHeaderValueCb(llhttp_t* parser, const char* at, size_t length);
-  static int OnHeadersCompleteCb(llhttp_t* parser);
-  static int OnBodyCb(llhttp_t* parser, const char* at, size_t length);
-  static int OnMessageCompleteCb(llhttp_t* parser);
-  static int OnChunkHeaderCb(llhttp_t* parser);
-  static int OnChunkExtensionCb(llhttp_t* parser, const char* at, size_t length);
-  static int OnChunkExtensionCompleteCb(llhttp_t* parser);
-  static const llhttp_settings_t* Settings();
-
-  int HandleMessageBegin();
-  int HandleHeadersComplete();
-  int HandleBody(const char* at, size_t length);
-  int HandleMessageComplete();
-  bool StartStream();
-  // The head breaks a rule llhttp does not check: the reason, or nullptr.
-  const char* HeadViolation(bool absolute_form) const;
-  int AddChunkExtensionBytes(size_t length);
+  // Http1DecoderCallbacks
+  void OnMessageBegin() override;
+  Http1Action OnHead(const Http1Head& head) override;
+  Http1Action OnBody(std::string_view data) override;
+  Http1Action OnMessageComplete() override;
+  // Fills the stream state from `head`; false (after replying) when the
+  // request must be refused before the handler sees it.
+  bool StartStream(const Http1Head& head);
 
   // TcpConnection::Callbacks
   void OnRead(char* data, size_t length) override;
@@ -177,15 +162,13 @@ class ServerConnection final : public ServerStream,
   void RunDeferred() override;
 
   void ProcessInput();
-  // Scans unparsed head bytes with `scanner_`; false (after replying) when
-  // they break its rules.
-  bool ScanHead();
   // A tunnel's client closed its side, after its last bytes were delivered.
   void EndTunnelInput();
   bool CanParse() const;
   void UpdateReading();
   void ScheduleResume();
-  void ParserError(llhttp_errno_t error);
+  // Replies to what the decoder refused and closes.
+  void DecoderError();
 
   bool CanRespond() const;
   void EncodeHead(int status, std::span<const HttpHeader> headers,
@@ -222,25 +205,15 @@ class ServerConnection final : public ServerStream,
   SocketAddress peer_;
   SocketAddress local_;
 
-  llhttp_t parser_;
-  HeaderCollector head_;
+  Http1Decoder decoder_;
   RequestView request_;
 
-  // Unparsed input, inside the TcpConnection's read buffer.
+  // Undecoded input, inside the TcpConnection's read buffer.
   char* input_ = nullptr;
   size_t input_length_ = 0;
-  // The first `scanned_` bytes of the input went through `scanner_`.
-  HeadLineScanner scanner_;
-  size_t scanned_ = 0;
-  // The reason for an HPE_USER error that is not a limit.
-  const char* error_detail_ = nullptr;
-  uint64_t chunk_extension_bytes_ = 0;  // on the current chunk line
 
   bool closed_ = false;
   bool processing_ = false;
-  bool parser_paused_ = false;  // resumed llhttp may still have work
-  bool head_started_ = false;
-  bool head_too_large_ = false;
   bool tunnel_ = false;
   bool peer_eof_ = false;
   bool draining_ = false;
