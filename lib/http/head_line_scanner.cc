@@ -41,6 +41,14 @@ HeadLineScanner::Result HeadLineScanner::Scan(std::string_view data,
       line_empty_ = true;
       continue;
     }
+    if (previous_cr_) {
+      // RFC 9112 §2.2: a bare CR is invalid. llhttp 8.1 ends a head at
+      // CRLF CR and whatever byte follows, so "\r\n\rX" would end it early.
+      state_ = State::kError;
+      error_ = "Bare CR in message head";
+      *used = i;
+      return Result::kError;
+    }
     if (c == '\r') {
       previous_cr_ = true;
       line_start_ = false;

@@ -1,8 +1,8 @@
 // File: lib/http/head_line_scanner.h
 //
 // Checks the line structure of an HTTP/1.1 head where llhttp 8.1 is lenient:
-// it accepts a bare LF after the request line and at the end of the head, and
-// it folds a header line that starts with SP or HTAB (obs-fold) into the
+// it accepts a bare LF after the request line and at the end of the head, it
+// ends a head at CRLF CR followed by any byte (a bare CR), and it folds a header line that starts with SP or HTAB (obs-fold) into the
 // previous value. RFC 9112 lets a server refuse both (§2.2, §5.2), and a
 // proxy must: a front end that reads the lines differently sees other
 // headers or another end of the head (request smuggling). The scanner is fed
@@ -38,7 +38,8 @@ class HeadLineScanner {
   Result Scan(std::string_view data, size_t* used);
 
   bool done() const { return state_ != State::kScanning; }
-  // The reason for kError, in llhttp's style ("Bare LF in message head").
+  // The reason for kError, in llhttp's style ("Bare LF in message head",
+  // "Bare CR in message head", "Header line folded (obs-fold)").
   const char* error() const { return error_; }
 
  private:
