@@ -286,7 +286,10 @@ bool Http1Decoder::BuildHead() {
 }
 
 int Http1Decoder::HandleMessageComplete() {
-  scanner_.StartHead();
+  // What follows an upgrade request is the other protocol until the caller
+  // says otherwise (ResumeAfterUpgrade()): it is not scanned as a head, so
+  // kUpgrade comes first however the input was cut.
+  if (!parser_.upgrade) scanner_.StartHead();
   in_message_ = false;
   const int result = ToLlhttp(callbacks_.OnMessageComplete());
   // Paused even to continue: Decode() scans the next head before llhttp
@@ -388,6 +391,8 @@ Http1Decoder::Status Http1Decoder::Decode(std::string_view data,
 }
 
 void Http1Decoder::ResumeAfterUpgrade() {
+  scanner_.StartHead();
+  scanned_ = 0;
   llhttp_resume_after_upgrade(&parser_);
   pending_ = true;
 }

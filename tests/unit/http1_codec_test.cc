@@ -302,6 +302,11 @@ TEST_CASE("Http1Decoder frames requests by the RFC 9112 rules") {
        "Upgrade: websocket\r\n\r\nGET /x HTTP/1.1\r\n\r\n",
        {"GET /ws a.test upgrade {Connection:upgrade} {Upgrade:websocket}",
         "complete", "upgrade", "tunnel:GET /x HTTP/1.1\r\n\r\n"}},
+      {"bytes after an upgrade are no head until it is refused", Type::kRequest,
+       "GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: upgrade\r\n"
+       "Upgrade: websocket\r\n\r\nGET /\nbare LF\r\n\r\n",
+       {"GET /ws a.test upgrade {Connection:upgrade} {Upgrade:websocket}",
+        "complete", "upgrade", "tunnel:GET /\nbare LF\r\n\r\n"}},
       {"a refused upgrade parses on", Type::kRequest,
        "GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: upgrade\r\n"
        "Upgrade: h2c\r\n\r\nGET /x HTTP/1.1\r\nHost: a.test\r\n\r\n",
