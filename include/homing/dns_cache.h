@@ -141,8 +141,7 @@ class DnsCache {
   // (check `has_address()`; `last_status` says why not).
   using LoadCallback = std::function<void(const DnsHostInfoSharedPtr& info)>;
   // Called on every address change of any host (for draining pools).
-  using AddressChangeCallback =
-      std::function<void(const DnsHostInfoSharedPtr& info)>;
+  using UpdateCallback = std::function<void(const DnsHostInfoSharedPtr& info)>;
 
   struct LoadResult {
     LoadStatus status = LoadStatus::kOverflow;
@@ -192,12 +191,18 @@ class DnsCache {
   // Every entry, for the admin listener.
   virtual std::vector<DnsHostInfoSharedPtr> Hosts() const = 0;
 
-  // DnsCache::SetAddressChangeCallback()
+  // DnsCache::AddUpdateCallback()
   //
-  // Called whenever a host's address set changes, including when it gets its
-  // first address; never for a failed refresh (the old addresses stay) nor
-  // when the server merely reorders the same addresses.
-  virtual void SetAddressChangeCallback(AddressChangeCallback callback) = 0;
+  // Subscribes `callback` to address changes (Envoy's addUpdateCallbacks):
+  // it runs whenever a host's address set changes, including when the host
+  // gets its first address; never for a failed refresh (the old addresses
+  // stay) nor when the server merely reorders the same addresses. Any number
+  // of subscribers, called in subscription order. Destroying the returned
+  // handle unsubscribes (also from inside a callback: a subscriber removed
+  // that way is not called for the change in progress); a handle that
+  // outlives the cache is inert.
+  [[nodiscard]] virtual std::unique_ptr<Cancelable> AddUpdateCallback(
+      UpdateCallback callback) = 0;
   virtual const DnsCacheConfig& config() const = 0;
 };
 

@@ -1303,10 +1303,14 @@ HOMING_EXTERN homing_status homing_router_route_sync(
 
 /**
  * homing_router_report() - how the forwarded request ended (a
- * HOMING_OUTCOME_*): feeds the passive health of the load-balanced host. For
- * an affinity route, HOMING_OUTCOME_CONNECT_FAILURE forgets the key's owner
- * (it may have left without answering 421), so the next request for the key
- * asks the resolver again. Nothing to do for local replies.
+ * HOMING_OUTCOME_*): feeds the passive health (outlier detection, host and
+ * cluster stats) of the decision's host, the load-balanced pick or the
+ * key's owner. For an affinity route, HOMING_OUTCOME_CONNECT_FAILURE also
+ * forgets the key's owner (it may have left without answering 421), so the
+ * next request for the key asks the resolver again. A forwarded decision
+ * counts as a request in flight (the cluster's max_requests, the host's
+ * rq_active) until it is reported or its last copy is freed; an outcome
+ * counts once, whichever copy reports it. Nothing to do for local replies.
  * @return HOMING_OK; HOMING_ERR_INVALID_ARGUMENT for an unknown outcome or a
  *   decision of another router; the loop errors.
  * Since: 0.1
@@ -1317,7 +1321,9 @@ HOMING_EXTERN homing_status homing_router_report(
 
 /**
  * homing_router_misdirected() - the target answered 421 Misdirected Request:
- * the next request for the decision's key asks the resolver again.
+ * the next request for the decision's key asks the resolver again. Takes
+ * the place of homing_router_report() (the host answered: a success) unless
+ * the outcome was already reported.
  * @return as homing_router_report().
  * Since: 0.1
  */

@@ -26,6 +26,7 @@
 //   503 dns_resolution_failed  the owner's name does not resolve
 //   503 dns_overflow           the DNS cache is full (max_hosts / pending)
 //   503 no_healthy_upstream    the route's cluster has no host
+//   503 upstream_overflow      the cluster has max_requests in flight
 //
 // A cached request (affinity answer and DNS entry both cached) is decided
 // synchronously and without allocating (keys up to 15 bytes; longer keys
@@ -70,6 +71,55 @@
 
 namespace homing {
 
+class RequestInFlight;
+namespace internal {
+struct ClusterLoad;
+struct InFlightSlot;
+RequestInFlight Admit(const std::shared_ptr<ClusterLoad>& load, HostSharedPtr host);
+}  // namespace internal
+
+// RequestInFlight
+//
+// One request counted in flight in its cluster (max_requests) and on its
+// host (rq_active, which LEAST_REQUEST reads and which keeps an owner host
+// from being forgotten), from ClusterManager::Admit() until End() or until
+// its last copy is gone. Copies share the one count; a retry moves it to
+// the next host. Admitting and copying allocate nothing once warm (slots are
+// recycled per cluster).
+//
+// Thread safety: End(), copying and destroying are safe from any thread (a
+// decision handed to another thread may end there); MoveTo() belongs to the
+// router's thread.
+class RequestInFlight {
+ public:
+  RequestInFlight() = default;  // counts nothing
+  RequestInFlight(const RequestInFlight& other);
+  RequestInFlight(RequestInFlight&& other) noexcept;
+  RequestInFlight& operator=(RequestInFlight other) noexcept;
+  ~RequestInFlight();
+
+  // RequestInFlight::active()
+  //
+  // Admitted and not ended.
+  bool active() const;
+
+  // RequestInFlight::End()
+  //
+  // Ends the count for every copy. Idempotent.
+  void End() const;
+
+  // RequestInFlight::MoveTo()
+  //
+  // The request goes on on `host` (a retry's). Nothing once ended.
+  void MoveTo(HostSharedPtr host) const;
+
+ private:
+  friend RequestInFlight internal::Admit(
+      const std::shared_ptr<internal::ClusterLoad>& load, HostSharedPtr host);
+  explicit RequestInFlight(internal::InFlightSlot* slot) : slot_(slot) {}
+  internal::InFlightSlot* slot_ = nullptr;
+};
+
 // ClusterManager
 class ClusterManager {
  public:
@@ -95,6 +145,44 @@ class ClusterManager {
   // `true` once every STRICT_DNS cluster has had its first answer: the
   // admin listener's /ready.
   bool initialized() const;
+
+  // ClusterManager::OwnerHost()
+  //
+  // The logical host of owner `hostport` (the affinity answer's text) at
+  // `address` in DYNAMIC_FORWARD_PROXY cluster `cluster`: it carries the
+  // owner's passive-health counters and rq_active, feeds the cluster's stats
+  // through Cluster::ReportOutcome() and shows in /clusters. The same object
+  // while the owner keeps its address (no allocation), a new one when it
+  // moved. Beyond twice the DNS cache's max_hosts owners, those the cache no
+  // longer holds and with nothing in flight are forgotten. nullptr for
+  // other clusters. The router calls it for every affinity decision.
+  HostSharedPtr OwnerHost(const Cluster& cluster, std::string_view hostport,
+                          const SocketAddress& address);
+
+  // ClusterManager::OwnerHosts()
+  //
+  // The owner hosts of a DYNAMIC_FORWARD_PROXY cluster (empty for others),
+  // in no particular order.
+  std::vector<HostSharedPtr> OwnerHosts(const Cluster& cluster) const;
+
+  // ClusterManager::AddOwnerDrainCallback()
+  //
+  // Subscribes `callback` to owners leaving an address: when an owner's name
+  // now resolves elsewhere, it gets the DYNAMIC_FORWARD_PROXY cluster and
+  // the owner's old host, whose address that cluster should no longer reuse
+  // (drain keep-alive connections to it). Destroying the handle
+  // unsubscribes.
+  [[nodiscard]] std::unique_ptr<Cancelable> AddOwnerDrainCallback(
+      std::function<void(const Cluster& cluster, const Host& host)> callback);
+
+  // ClusterManager::Admit()
+  //
+  // Counts one request in flight to `cluster` (against its max_requests) and
+  // on `host` (its rq_active), until the returned RequestInFlight ends. An
+  // inactive one, counting `cluster.<name>.upstream_rq_overflow`, when the
+  // cluster already has max_requests in flight. The router admits every
+  // decision it forwards.
+  RequestInFlight Admit(const Cluster& cluster, HostSharedPtr host);
 
   // ClusterManager::FindCluster() / FindDnsCache()
   //
@@ -124,7 +212,15 @@ struct RoutingDecision {
   SocketAddress upstream;         // the address to connect to
   std::string_view authority;     // Host to send; empty: the client's own
   Cluster* cluster = nullptr;     // the route's cluster
-  HostSharedPtr host;             // the balancer's pick (non-affinity routes)
+  // The host the attempt goes to: the balancer's pick, or for an affinity
+  // route the owner's logical host (ClusterManager::OwnerHost()).
+  HostSharedPtr host;
+  std::optional<uint64_t> hash;   // the route's hash policy's, for retries
+  uint32_t retries_left = 0;      // of the route's retry_policy
+  // Counts the request in flight until Router::ReportOutcome(), or until
+  // the last copy of the decision is gone (a request abandoned without an
+  // outcome, e.g. the client left).
+  RequestInFlight in_flight;
 
   // Affinity routes.
   std::string key;                        // the extracted key
@@ -148,6 +244,7 @@ class Router {
   struct Result {
     std::optional<RoutingDecision> decision;  // decided synchronously
     std::unique_ptr<Cancelable> handle;       // or: the callback follows
+    const homing::Route* route = nullptr;     // the matched route, either way
   };
 
   // Makes the resolver transport of each affinity lookup; an error fails
@@ -179,26 +276,41 @@ class Router {
 
   // Router::ReportOutcome()
   //
-  // How a forwarded request ended. Feeds the passive health of the
-  // balancer's host (other routes); for an affinity route, a connect failure
-  // is `OwnerUnreachable()`.
+  // How a forwarded request ended: with Misdirected(), the one feedback
+  // path. Feeds the passive health (outlier detection, host and cluster
+  // stats) of the decision's host, the balancer's pick or the owner's. For
+  // an affinity route a connect failure also forgets the key's answer: the
+  // owner may have left the membership without a chance to answer 421, so
+  // the next request asks the resolver, which names the new owner if there
+  // is one (counts `affinity.owner_unreachable`; not for the default
+  // target, whose failure backoff goes on). Ends the request's in-flight
+  // count. An outcome counts once: later reports of the decision, through
+  // any copy, are ignored. Nothing to do for local replies.
   void ReportOutcome(const RoutingDecision& decision, RequestOutcome outcome);
+
+  // Router::RetryAttempt()
+  //
+  // The attempt on `decision.host` got response `status`, or none (0; then
+  // `outcome` says why: kConnectFailure, kReset, kTimeout). When the route's
+  // retry_policy covers that (Envoy's retry_on: 5xx, gateway-error, reset,
+  // connect-failure, retriable-4xx) and retries are left, reports the
+  // attempt's outcome as ReportOutcome() would, moves `decision` to the next
+  // host (another of the cluster's, avoiding this one; an affinity route's
+  // owner again) and returns true: send the request again to
+  // `decision.upstream`. Otherwise changes nothing and returns false.
+  // Whether the request can be sent again (its body kept) is the caller's.
+  bool RetryAttempt(RoutingDecision& decision, int status,
+                    RequestOutcome outcome);
 
   // Router::Misdirected()
   //
-  // The target answered 421 Misdirected Request: forget the key's answer so
-  // the next Route() asks the resolver again (counts
-  // `affinity.owner_misdirected`). A decision for the default target is left
-  // alone (as by `OwnerUnreachable()`): the key's failure backoff goes on.
+  // The target answered 421 Misdirected Request: the key's answer is
+  // forgotten so the next Route() asks the resolver again (counts
+  // `affinity.owner_misdirected`); a decision for the default target keeps
+  // its answer, and the key's failure backoff goes on. Takes the place of
+  // ReportOutcome() (the host answered: a success, and the in-flight count
+  // ends) unless the outcome was already reported.
   void Misdirected(const RoutingDecision& decision);
-
-  // Router::OwnerUnreachable()
-  //
-  // No connection could be made to the key's owner. The instance may have
-  // left the membership without a chance to answer 421, so the key's answer
-  // is forgotten as well: the next request asks the resolver, which names
-  // the new owner if there is one (counts `affinity.owner_unreachable`).
-  void OwnerUnreachable(const RoutingDecision& decision);
 
   const RouteTable& route_table() const;
 

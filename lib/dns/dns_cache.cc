@@ -18,6 +18,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/callback_list.h"
 #include "common/string_util.h"
 #include "dns/ares_resolver.h"
 #include "dns/backoff.h"
@@ -114,8 +115,8 @@ class DnsCacheImpl final : public DnsCache {
     return hosts;
   }
 
-  void SetAddressChangeCallback(AddressChangeCallback callback) override {
-    address_change_callback_ = std::move(callback);
+  std::unique_ptr<Cancelable> AddUpdateCallback(UpdateCallback callback) override {
+    return update_callbacks_.Add(std::move(callback));
   }
 
   const DnsCacheConfig& config() const override { return config_; }
@@ -338,11 +339,7 @@ class DnsCacheImpl final : public DnsCache {
     // Callbacks last: any of them may destroy the cache.
     std::weak_ptr<bool> alive = alive_;
     const DnsHostInfoSharedPtr snapshot = entry.info;
-    if (address_changed && address_change_callback_) {
-      AddressChangeCallback callback = address_change_callback_;
-      callback(snapshot);
-      if (alive.expired()) return;
-    }
+    if (address_changed && !update_callbacks_.Run(snapshot)) return;
     if (first) {
       // A waiter's callback may cancel other waiters; take them one by one.
       while (!entry.waiters.empty()) {
@@ -362,7 +359,7 @@ class DnsCacheImpl final : public DnsCache {
                       internal::HostKeyHash, internal::HostKeyEq>
       entries_;
   uint32_t pending_requests_ = 0;
-  AddressChangeCallback address_change_callback_;
+  internal::CallbackList<const DnsHostInfoSharedPtr&> update_callbacks_;
   absl::BitGen bitgen_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -2,10 +2,10 @@
 //
 // Engine: what one worker needs to route and forward requests under one
 // configuration: the ClusterManager, a Router per listener (whose affinity
-// lookups ask the resolver over the engine's own lookup pools), and, per cluster,
-// its connection pools, its max_requests count and (dynamic forward proxy
-// clusters) one logical Host per owner hostport, which carries the owner's
-// passive-health counters and rq_active and shows in /clusters.
+// lookups ask the resolver over the engine's own lookup pools), and each
+// cluster's connection pools, drained of an owner's old address when the
+// cluster manager says the owner moved. Routing, owner hosts, in-flight
+// counts and health feedback are the router's, as for any embedder.
 //
 // A reload builds a new Engine; requests hold a shared_ptr to the engine
 // they started on, so the old one lives until its last request ends. Never
@@ -34,20 +34,6 @@
 #include "homing/stats.h"
 
 namespace homing::proxy_internal {
-
-// ClusterUpstream
-//
-// One cluster's data-path state.
-struct ClusterUpstream {
-  Cluster* cluster = nullptr;
-  std::unique_ptr<UpstreamPools> pools;
-  uint32_t active_requests = 0;  // against spec().max_requests
-  Counter* rq_overflow = nullptr;
-  // Dynamic forward proxy clusters: the DNS cache and the logical hosts by
-  // owner hostport (the affinity answer's text).
-  DnsCache* dns_cache = nullptr;
-  absl::flat_hash_map<std::string, HostSharedPtr> owners;
-};
 
 class Engine {
  public:
@@ -79,20 +65,11 @@ class Engine {
   // upgrade requests its routes' upgrade_configs refused.
   Counter& upgrade_refused(size_t listener) { return *upgrades_refused_[listener]; }
 
-  // Engine::upstream()
+  // Engine::pools()
   //
-  // The state of `cluster` (one of this engine's). No allocation.
-  ClusterUpstream& upstream(const Cluster* cluster);
-
-  // Engine::OwnerHost()
-  //
-  // The logical host of owner `hostport` at `address` in a dynamic forward
-  // proxy cluster: the same object while the owner keeps its address (no
-  // allocation), a new one when it moved. The map is bounded by the DNS
-  // cache's max_hosts: beyond twice that, owners the cache no longer holds
-  // and with nothing in flight are forgotten.
-  HostSharedPtr OwnerHost(ClusterUpstream& upstream, std::string_view hostport,
-                          const SocketAddress& address);
+  // The connection pools of `cluster` (one of this engine's). No
+  // allocation.
+  UpstreamPools& pools(const Cluster* cluster);
 
   // Engine::Clusters()
   //
@@ -101,13 +78,13 @@ class Engine {
 
  private:
   Engine() = default;
-  void OnAddressChange(const DnsCache& cache, const DnsHostInfo& info);
 
   std::shared_ptr<const Bootstrap> config_;
   // Destroyed in reverse order: routers (their lookups use the clusters
   // and the lookup pools), then pools, then the clusters.
   std::unique_ptr<ClusterManager> clusters_;
-  absl::flat_hash_map<const Cluster*, std::unique_ptr<ClusterUpstream>> upstreams_;
+  absl::flat_hash_map<const Cluster*, std::unique_ptr<UpstreamPools>> pools_;
+  std::unique_ptr<Cancelable> owner_drain_;
   // Keep-alive connections to resolver hosts, for the affinity lookups
   // (PoolLookupTransport); their stats are not the clusters' pool stats,
   // which count proxied requests.

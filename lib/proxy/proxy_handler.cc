@@ -56,30 +56,6 @@ std::pair<int, std::string_view> FailureReply(ProxyResult result) {
   }
 }
 
-// Does `retry_on` cover an attempt that ended with response `status`
-// (result kSuccess) or with the failure `result`? Envoy's conditions:
-// 5xx covers every 5xx and every failure to get a response; gateway-error
-// 502/503/504 and those failures; reset and connect-failure what they say.
-bool RetryCovers(const RetryPolicySpec& policy, int status, ProxyResult result) {
-  const RetryOn on = policy.retry_on;
-  switch (result) {
-    case ProxyResult::kSuccess:
-      return (Includes(on, RetryOn::k5xx) && status >= 500) ||
-             (Includes(on, RetryOn::kGatewayError) &&
-              (status == 502 || status == 503 || status == 504)) ||
-             (Includes(on, RetryOn::kRetriable4xx) && status == 409);
-    case ProxyResult::kConnectFailure:
-      return Includes(on, RetryOn::k5xx | RetryOn::kGatewayError |
-                              RetryOn::kConnectFailure | RetryOn::kReset);
-    case ProxyResult::kResetBeforeResponse:
-      return Includes(on, RetryOn::k5xx | RetryOn::kGatewayError | RetryOn::kReset);
-    case ProxyResult::kTimeout:
-      return Includes(on, RetryOn::k5xx | RetryOn::kGatewayError);
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 ProxyHandler::ProxyHandler(WorkerCore& core, size_t listener)
@@ -89,8 +65,6 @@ ProxyHandler::~ProxyHandler() {
   route_handle_.reset();
   deferred_reply_timer_.reset();
   proxy_.reset();
-  EndAttempt(std::nullopt);
-  if (upstream_ != nullptr) --upstream_->active_requests;
 }
 
 // ---------------------------------------------------------------------------
@@ -114,7 +88,6 @@ void ProxyHandler::OnRequestHeaders(ServerStream& stream) {
   path_.assign(request.path);
   http_minor_ = stream.http_minor();
   decision_ = RoutingDecision();
-  retries_left_ = 0;
   rerouting_ = false;
   misdirect_retried_ = false;
   forwarded_status_ = 0;
@@ -139,7 +112,7 @@ void ProxyHandler::OnRequestHeaders(ServerStream& stream) {
   }
   route_handle_ = std::move(result.handle);
   // Meanwhile the ProxyStream holds the body and notices the client leaving.
-  proxy_.emplace(stream, *this, OptionsFor(router.route_table().Match(request)));
+  proxy_.emplace(stream, *this, OptionsFor(result.route));
 }
 
 bool ProxyHandler::RefuseUpgrade(const Router& router) {
@@ -175,28 +148,20 @@ void ProxyHandler::Dispatch(RoutingDecision decision) {
     ReplyLocally(decision_.status, decision_.error, decision_.detail);
     return;
   }
-  ClusterUpstream& upstream = engine_->upstream(decision_.cluster);
-  const uint32_t max_requests = upstream.cluster->spec().max_requests;
-  if (upstream.active_requests >= max_requests) {
-    upstream.rq_overflow->Inc();
-    ReplyLocally(503, "upstream_overflow",
-                 absl::StrCat("cluster \"", upstream.cluster->name(),
-                              "\" has max_requests (", max_requests,
-                              ") requests in flight"));
-    return;
+  if (!proxy_) proxy_.emplace(*stream_, *this, OptionsFor(decision_.route));
+  SendToUpstream(/*retry=*/false);
+}
+
+bool ProxyHandler::SendToUpstream(bool retry) {
+  attempt_address_ = decision_.upstream;
+  ConnectionPool& pool = engine_->pools(decision_.cluster).Get(decision_.upstream);
+  const ProxyRequestRewrite target{.authority = decision_.authority};
+  if (!retry) {
+    proxy_->Start(pool, target);
+    return true;
   }
-  ++upstream.active_requests;
-  upstream_ = &upstream;
-  const Route& route = *decision_.route;
-  retries_left_ =
-      route.action().retry_policy ? route.action().retry_policy->num_retries : 0;
-  if (!proxy_) proxy_.emplace(*stream_, *this, OptionsFor(&route));
-  BeginAttempt(decision_.host != nullptr
-                   ? decision_.host
-                   : engine_->OwnerHost(upstream, decision_.authority,
-                                        decision_.upstream));
-  proxy_->Start(upstream.pools->Get(decision_.upstream),
-                {.authority = decision_.authority});
+  // May end the exchange before returning (a synchronous connect failure).
+  return proxy_->Retry(pool, target);
 }
 
 ProxyOptions ProxyHandler::OptionsFor(const Route* route) const {
@@ -217,46 +182,18 @@ ProxyOptions ProxyHandler::OptionsFor(const Route* route) const {
 // ---------------------------------------------------------------------------
 // Attempts
 
-void ProxyHandler::BeginAttempt(HostSharedPtr host) {
-  attempt_host_ = std::move(host);
-  attempt_address_ = attempt_host_->address();
-  attempt_host_->stats().rq_active.fetch_add(1, std::memory_order_relaxed);
-}
-
-void ProxyHandler::EndAttempt(std::optional<RequestOutcome> outcome) {
-  if (attempt_host_ == nullptr) return;
-  attempt_host_->stats().rq_active.fetch_sub(1, std::memory_order_relaxed);
-  if (outcome) decision_.cluster->ReportOutcome(*attempt_host_, *outcome);
-  attempt_host_.reset();
-}
-
-HostSharedPtr ProxyHandler::NextHost() {
-  // An affinity route has one target: its owner.
-  if (decision_.host == nullptr) return attempt_host_;
-  LbContext context;
-  context.hash = ComputeRequestHash(decision_.route->action().hash_policy,
-                                    stream_->request());
-  context.avoid = attempt_host_.get();
-  return decision_.cluster->ChooseHost(context);
+void ProxyHandler::EndForwarding(std::optional<RequestOutcome> outcome) {
+  if (outcome) engine_->router(listener_).ReportOutcome(decision_, *outcome);
+  decision_.in_flight = RequestInFlight();
 }
 
 bool ProxyHandler::RetryAfter(ProxyStream& proxy, int status,
-                              ProxyResult result,
-                              std::optional<RequestOutcome> outcome) {
-  const std::optional<RetryPolicySpec>& policy =
-      decision_.route->action().retry_policy;
-  if (retries_left_ == 0 || !policy || !proxy.replayable() ||
-      !RetryCovers(*policy, status, result)) {
+                              RequestOutcome outcome) {
+  if (!proxy.replayable() ||
+      !engine_->router(listener_).RetryAttempt(decision_, status, outcome)) {
     return false;
   }
-  HostSharedPtr next = NextHost();
-  if (next == nullptr) return false;
-  --retries_left_;
-  EndAttempt(outcome);
-  BeginAttempt(std::move(next));
-  // May end the exchange before returning (a synchronous connect failure).
-  return proxy.Retry(upstream_->pools->Get(attempt_address_),
-                     {.authority = decision_.authority});
+  return SendToUpstream(/*retry=*/true);
 }
 
 // ---------------------------------------------------------------------------
@@ -268,22 +205,16 @@ ProxyHeadAction ProxyHandler::OnResponseHead(ProxyStream& proxy,
       !misdirect_retried_ && proxy.replayable()) {
     return Misdirected();
   }
-  if (head.status >= 500 || head.status == 409) {
-    const std::optional<RequestOutcome> outcome =
-        head.status >= 500 ? RequestOutcome::kServerError
-                           : RequestOutcome::kSuccess;
-    if (RetryAfter(proxy, head.status, ProxyResult::kSuccess, outcome)) {
-      return ProxyHeadAction::kIntercept;
-    }
-  }
+  const RequestOutcome outcome = head.status >= 500
+                                     ? RequestOutcome::kServerError
+                                     : RequestOutcome::kSuccess;
+  if (RetryAfter(proxy, head.status, outcome)) return ProxyHeadAction::kIntercept;
   forwarded_status_ = head.status;
   return ProxyHeadAction::kForward;
 }
 
 ProxyHeadAction ProxyHandler::Misdirected() {
   misdirect_retried_ = true;
-  // The instance answered; it just no longer owns the key.
-  EndAttempt(RequestOutcome::kSuccess);
   Router& router = engine_->router(listener_);
   router.Misdirected(decision_);
   Router::Result result = router.Route(
@@ -307,15 +238,10 @@ void ProxyHandler::RetryOnNewOwner(RoutingDecision decision) {
     ReplyLocally(decision_.status, decision_.error, decision_.detail);
     return;
   }
-  BeginAttempt(engine_->OwnerHost(*upstream_, decision_.authority,
-                                  decision_.upstream));
-  if (proxy_->Retry(upstream_->pools->Get(decision_.upstream),
-                    {.authority = decision_.authority})) {
-    return;
-  }
+  if (SendToUpstream(/*retry=*/true)) return;
   // More body arrived while the resolver was asked than can be replayed
   // (only possible on this asynchronous path).
-  EndAttempt(std::nullopt);
+  EndForwarding(std::nullopt);
   ReplyLocally(421, "misdirected_request",
                absl::StrCat("the owner of key \"", decision_.key,
                             "\" moved to ", ToAbsl(decision_.authority),
@@ -343,40 +269,36 @@ void ProxyHandler::OnProxyComplete(ProxyStream& proxy,
       route_handle_.reset();
       rerouting_ = false;
       deferred_reply_.reset();
-      EndAttempt(std::nullopt);
+      EndForwarding(std::nullopt);
       Finish(forwarded_status_, "downstream_reset");
       return;
     case ProxyResult::kSuccess:
-      EndAttempt(outcome.status >= 500 ? RequestOutcome::kServerError
-                                       : RequestOutcome::kSuccess);
+      EndForwarding(outcome.status >= 500 ? RequestOutcome::kServerError
+                                          : RequestOutcome::kSuccess);
       Finish(outcome.status, {});
       return;
     case ProxyResult::kResetAfterResponse:
-      EndAttempt(RequestOutcome::kReset);
+      EndForwarding(RequestOutcome::kReset);
       Finish(forwarded_status_, "upstream_reset");
       return;
     default:
       break;
   }
   if (outcome.result == ProxyResult::kTimeout && forwarded_status_ != 0) {
-    EndAttempt(RequestOutcome::kTimeout);  // the client's connection was reset
+    EndForwarding(RequestOutcome::kTimeout);  // the client's connection was reset
     Finish(forwarded_status_, "upstream_timeout");
     return;
-  }
-  if (outcome.result == ProxyResult::kConnectFailure &&
-      decision_.target != nullptr) {
-    engine_->router(listener_).OwnerUnreachable(decision_);
   }
   // No response yet: a local reply, or a retry.
   const std::optional<RequestOutcome> health = FailureOutcome(outcome.result);
   const auto [status, code] = FailureReply(outcome.result);
   if (outcome.local_reply_sent) {
-    EndAttempt(health);
+    EndForwarding(health);
     Finish(status, code);
     return;
   }
-  if (RetryAfter(proxy, 0, outcome.result, health)) return;
-  EndAttempt(health);
+  if (health && RetryAfter(proxy, 0, *health)) return;
+  EndForwarding(health);
   stream_->SendLocalReply(
       status, code,
       absl::StrCat(attempt_address_.ToString(), ": ",
@@ -398,7 +320,7 @@ void ProxyHandler::OnRequestRejected(const RejectedRequest& rejected) {
 
 void ProxyHandler::OnStreamReset(StreamResetReason reason) {
   route_handle_.reset();
-  EndAttempt(std::nullopt);
+  EndForwarding(std::nullopt);
   switch (reason) {
     case StreamResetReason::kBodyTooLarge:
       Finish(413, "payload_too_large");
@@ -426,10 +348,7 @@ void ProxyHandler::ReplyLocally(int status, std::string_view code,
 }
 
 void ProxyHandler::Finish(int status, std::string_view error) {
-  if (upstream_ != nullptr) {
-    --upstream_->active_requests;
-    upstream_ = nullptr;
-  }
+  decision_.in_flight = RequestInFlight();  // a local reply after forwarding began
   if (!active_) return;
   active_ = false;
   if (core_.access_log.enabled()) {

@@ -1,8 +1,10 @@
 // File: lib/proxy/proxy_handler.h
 //
 // ProxyHandler: one client connection's requests, one at a time: route,
-// then a local reply or a ProxyStream to the target, with the 421 retry,
-// route retries, passive health, rq_active and the access log line.
+// then a local reply or a ProxyStream to the target, and the access log
+// line. Like any embedder it leaves routing to the Router: the decision's
+// host, retries (RetryAttempt), the 421 (Misdirected) and every outcome
+// (ReportOutcome) go through it.
 //
 // Life of a request:
 //   OnRequestHeaders ─┬─ an upgrade its route does not enable ─ 403 local reply
@@ -64,15 +66,15 @@ class ProxyHandler final : public RequestHandler, public ProxyCallbacks {
   void RetryOnNewOwner(RoutingDecision decision);
   // Handles a 421 from the owner; returns what OnResponseHead answers.
   ProxyHeadAction Misdirected();
-  // Sends the request again if the route's retry policy covers how the
-  // attempt ended (`status` for a response head, else `result`) and a host
-  // is left; `outcome` is the failed attempt's, for passive health.
-  bool RetryAfter(ProxyStream& proxy, int status, ProxyResult result,
-                  std::optional<RequestOutcome> outcome);
-  HostSharedPtr NextHost();
-
-  void BeginAttempt(HostSharedPtr host);
-  void EndAttempt(std::optional<RequestOutcome> outcome);
+  // Sends the request again if it can be replayed and the router retries
+  // how the attempt ended (`status` for a response head, else `outcome`).
+  bool RetryAfter(ProxyStream& proxy, int status, RequestOutcome outcome);
+  // Starts (or, `retry`, restarts) the ProxyStream towards the decision's
+  // upstream; false when a retry could not be started.
+  bool SendToUpstream(bool retry);
+  // The exchange with the upstream is over: reports `outcome` to the router,
+  // or with none (the client left) just ends the decision's in-flight count.
+  void EndForwarding(std::optional<RequestOutcome> outcome);
   ProxyOptions OptionsFor(const Route* route) const;
   // A local reply once no ProxyStream is in the way (not from inside one of
   // its callbacks).
@@ -95,11 +97,8 @@ class ProxyHandler final : public RequestHandler, public ProxyCallbacks {
   RoutingDecision decision_;
   std::unique_ptr<Cancelable> route_handle_;
   std::optional<ProxyStream> proxy_;
-  ClusterUpstream* upstream_ = nullptr;  // counted in active_requests
-  HostSharedPtr attempt_host_;           // counted in rq_active
-  SocketAddress attempt_address_;        // the last address dialed
-  int forwarded_status_ = 0;             // the head the client got
-  uint32_t retries_left_ = 0;
+  SocketAddress attempt_address_;  // the last address dialed
+  int forwarded_status_ = 0;       // the head the client got
   bool rerouting_ = false;  // a 421 re-route is pending
   bool misdirect_retried_ = false;
   std::optional<RoutingDecision> deferred_reply_;

@@ -5,8 +5,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "common/callback_list.h"
 #include "common/string_util.h"
 #include "homing/router.h"
+#include "router/cluster_load.h"
+#include "router/owner_hosts.h"
 
 namespace homing {
 
@@ -19,6 +22,10 @@ struct ClusterManager::Impl {
   std::vector<std::unique_ptr<StrictDnsUpdater>> updaters;
   std::vector<std::unique_ptr<DnsCache>> caches;
   absl::flat_hash_map<std::string, DnsCache*> caches_by_name;
+  absl::flat_hash_map<const Cluster*, std::shared_ptr<internal::ClusterLoad>> loads;
+  internal::OwnerHosts::DrainCallbacks owner_drain;
+  // Declared after what they use: subscribed to the DNS caches.
+  absl::flat_hash_map<const Cluster*, std::unique_ptr<internal::OwnerHosts>> owners;
   size_t updaters_initialized = 0;
   bool started = false;
   std::function<void()> on_initialized;
@@ -49,6 +56,11 @@ absl::StatusOr<std::unique_ptr<ClusterManager>> ClusterManager::Create(
     }
     Cluster* raw = cluster->get();
     impl->clusters_by_name[spec.name] = raw;
+    auto load = std::make_shared<internal::ClusterLoad>();
+    load->max = spec.max_requests;
+    load->overflow = &stats.Counter(
+        absl::StrCat("cluster.", spec.name, ".upstream_rq_overflow"));
+    impl->loads.emplace(raw, std::move(load));
     impl->clusters.push_back(*std::move(cluster));
 
     if (spec.type == ClusterType::kStrictDns) {
@@ -76,6 +88,12 @@ absl::StatusOr<std::unique_ptr<ClusterManager>> ClusterManager::Create(
       impl->caches_by_name[config.name] = cache->get();
       impl->caches.push_back(*std::move(cache));
     }
+    if (spec.type == ClusterType::kDynamicForwardProxy) {
+      impl->owners.emplace(
+          raw, std::make_unique<internal::OwnerHosts>(
+                   *raw, *impl->caches_by_name.at(spec.dns_cache_config->name),
+                   impl->owner_drain));
+    }
   }
   return std::unique_ptr<ClusterManager>(new ClusterManager(std::move(impl)));
 }
@@ -96,6 +114,29 @@ void ClusterManager::Start(std::function<void()> on_initialized) {
 bool ClusterManager::initialized() const {
   return impl_->started &&
          impl_->updaters_initialized == impl_->updaters.size();
+}
+
+HostSharedPtr ClusterManager::OwnerHost(const Cluster& cluster,
+                                        std::string_view hostport,
+                                        const SocketAddress& address) {
+  auto it = impl_->owners.find(&cluster);
+  if (it == impl_->owners.end()) return nullptr;
+  return it->second->Get(hostport, address);
+}
+
+std::vector<HostSharedPtr> ClusterManager::OwnerHosts(const Cluster& cluster) const {
+  auto it = impl_->owners.find(&cluster);
+  if (it == impl_->owners.end()) return {};
+  return it->second->hosts();
+}
+
+std::unique_ptr<Cancelable> ClusterManager::AddOwnerDrainCallback(
+    std::function<void(const Cluster& cluster, const Host& host)> callback) {
+  return impl_->owner_drain.Add(std::move(callback));
+}
+
+RequestInFlight ClusterManager::Admit(const Cluster& cluster, HostSharedPtr host) {
+  return internal::Admit(impl_->loads.at(&cluster), std::move(host));
 }
 
 Cluster* ClusterManager::FindCluster(std::string_view name) const {

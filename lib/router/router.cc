@@ -52,6 +52,32 @@ struct Step {
   std::unique_ptr<Cancelable> waiting;
 };
 
+// Does `on` cover an attempt that got response `status`, or none (0) for
+// `outcome`? Envoy's conditions: 5xx covers every 5xx and every failure to
+// get a response; gateway-error 502/503/504 and those failures; reset and
+// connect-failure what they say; retriable-4xx a 409.
+bool RetryCovers(RetryOn on, int status, RequestOutcome outcome) {
+  if (status != 0) {
+    return (Includes(on, RetryOn::k5xx) && status >= 500) ||
+           (Includes(on, RetryOn::kGatewayError) &&
+            (status == 502 || status == 503 || status == 504)) ||
+           (Includes(on, RetryOn::kRetriable4xx) && status == 409);
+  }
+  switch (outcome) {
+    case RequestOutcome::kConnectFailure:
+      return Includes(on, RetryOn::k5xx | RetryOn::kGatewayError |
+                              RetryOn::kConnectFailure | RetryOn::kReset);
+    case RequestOutcome::kReset:
+      return Includes(on, RetryOn::k5xx | RetryOn::kGatewayError | RetryOn::kReset);
+    case RequestOutcome::kTimeout:
+      return Includes(on, RetryOn::k5xx | RetryOn::kGatewayError);
+    case RequestOutcome::kSuccess:
+    case RequestOutcome::kServerError:
+      break;
+  }
+  return false;
+}
+
 std::string_view KeySourceName(const KeySource& key) {
   return key.kind == KeySource::Kind::kQueryParameter ? "query parameter"
                                                       : "header";
@@ -98,26 +124,42 @@ struct Router::Impl {
     decision.route = route;
     RouteTarget& target = targets[route->index()];
     decision.cluster = target.cluster;
-    if (target.lookup == nullptr) {
-      return {ChooseClusterHost(std::move(decision), request), nullptr};
+    if (route->action().retry_policy) {
+      decision.retries_left = route->action().retry_policy->num_retries;
     }
-    return RouteByAffinity(std::move(decision), target, request,
-                           std::move(callback));
+    Result result =
+        target.lookup == nullptr
+            ? Result{ChooseClusterHost(std::move(decision), request), nullptr}
+            : RouteByAffinity(std::move(decision), target, request,
+                              std::move(callback));
+    result.route = route;
+    return result;
+  }
+
+  // The decision forwards: count it in flight, unless its cluster is full.
+  RoutingDecision Admit(RoutingDecision decision) {
+    decision.in_flight = clusters->Admit(*decision.cluster, decision.host);
+    if (decision.in_flight.active()) return decision;
+    const uint32_t max_requests = decision.cluster->spec().max_requests;
+    std::string detail = absl::StrCat("cluster \"", decision.cluster->name(),
+                                      "\" has max_requests (", max_requests,
+                                      ") requests in flight");
+    return LocalReply(std::move(decision), 503, "upstream_overflow",
+                      std::move(detail));
   }
 
   RoutingDecision ChooseClusterHost(RoutingDecision decision,
                                     const RequestView& request) {
-    LbContext context;
-    context.hash =
+    decision.hash =
         ComputeRequestHash(decision.route->action().hash_policy, request);
-    decision.host = decision.cluster->ChooseHost(context);
+    decision.host = decision.cluster->ChooseHost({.hash = decision.hash});
     if (decision.host == nullptr) {
       return LocalReply(std::move(decision), 503, "no_healthy_upstream",
                         absl::StrCat("cluster \"", decision.cluster->name(),
                                      "\" has no hosts"));
     }
     decision.upstream = decision.host->address();
-    return decision;
+    return Admit(std::move(decision));
   }
 
   Result RouteByAffinity(RoutingDecision decision, RouteTarget& target,
@@ -210,7 +252,9 @@ struct Router::Impl {
                         std::move(detail));
     }
     decision.upstream = info->address();
-    return decision;
+    decision.host = clusters->OwnerHost(*decision.cluster, decision.authority,
+                                        decision.upstream);
+    return Admit(std::move(decision));
   }
 
   static std::pair<int, std::string_view> LookupFailureReply(
@@ -261,6 +305,23 @@ struct Router::Impl {
     if (target.lookup == nullptr) return false;
     target.lookup->Invalidate(decision.key);
     return true;
+  }
+
+  // A forwarded decision whose outcome is still to come: outcomes count
+  // once, whichever copy of the decision reports them.
+  static bool InFlight(const RoutingDecision& decision) {
+    return decision.forward() && decision.in_flight.active();
+  }
+
+  // Feeds the health of the decision's host; a connect failure to an
+  // affinity route's owner also forgets the key's answer.
+  void ReportAttempt(const RoutingDecision& decision, RequestOutcome outcome) {
+    if (decision.host != nullptr) {
+      decision.cluster->ReportOutcome(*decision.host, outcome);
+    }
+    if (outcome == RequestOutcome::kConnectFailure && ForgetOwner(decision)) {
+      owner_unreachable->Inc();
+    }
   }
 
   void Finish(uint64_t id, RoutingDecision decision) {
@@ -346,18 +407,39 @@ Router::Result Router::Route(const RequestView& request, Callback callback) {
 
 void Router::ReportOutcome(const RoutingDecision& decision,
                            RequestOutcome outcome) {
-  if (decision.host != nullptr && decision.cluster != nullptr) {
-    decision.cluster->ReportOutcome(*decision.host, outcome);
-  }
-  if (outcome == RequestOutcome::kConnectFailure) OwnerUnreachable(decision);
+  if (!impl_->InFlight(decision)) return;
+  impl_->ReportAttempt(decision, outcome);
+  decision.in_flight.End();
+}
+
+bool Router::RetryAttempt(RoutingDecision& decision, int status,
+                          RequestOutcome outcome) {
+  if (!impl_->InFlight(decision) || decision.retries_left == 0) return false;
+  const std::optional<RetryPolicySpec>& policy =
+      decision.route->action().retry_policy;
+  if (!policy || !RetryCovers(policy->retry_on, status, outcome)) return false;
+  HostSharedPtr next =
+      decision.target != nullptr
+          ? decision.host
+          : decision.cluster->ChooseHost(
+                {.hash = decision.hash, .avoid = decision.host.get()});
+  if (next == nullptr) return false;
+  --decision.retries_left;
+  impl_->ReportAttempt(decision, outcome);
+  decision.host = std::move(next);
+  decision.upstream = decision.host->address();
+  decision.in_flight.MoveTo(decision.host);
+  return true;
 }
 
 void Router::Misdirected(const RoutingDecision& decision) {
+  if (!decision.forward()) return;
+  if (impl_->InFlight(decision)) {
+    // The instance answered; it just no longer owns the key.
+    impl_->ReportAttempt(decision, RequestOutcome::kSuccess);
+    decision.in_flight.End();
+  }
   if (impl_->ForgetOwner(decision)) impl_->owner_misdirected->Inc();
-}
-
-void Router::OwnerUnreachable(const RoutingDecision& decision) {
-  if (impl_->ForgetOwner(decision)) impl_->owner_unreachable->Inc();
 }
 
 const RouteTable& Router::route_table() const { return *impl_->table; }

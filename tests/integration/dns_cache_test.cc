@@ -233,7 +233,7 @@ TEST_CASE("an address change on the server is picked up on refresh") {
   REQUIRE(f.dns.Start().ok());
   f.CreateCache(f.Config());
   Strings changes;
-  f.cache->SetAddressChangeCallback([&](const DnsHostInfoSharedPtr& info) {
+  auto subscription = f.cache->AddUpdateCallback([&](const DnsHostInfoSharedPtr& info) {
     changes.push_back(absl::StrCat(info->host, " ", Sorted(info).front()));
   });
   REQUIRE(f.LoadAndWait("moving.cluster.local", 80)->has_address());

@@ -255,7 +255,7 @@ TEST_CASE("an unreachable owner sends the next request back to the resolver") {
 
   // server-0 left without answering 421; the resolver now names server-1.
   p.Control(R"({"mapping": {"k": ")" + Owner(1) + R"("}})");
-  p.router->OwnerUnreachable(first);
+  p.router->ReportOutcome(first, RequestOutcome::kConnectFailure);
   RoutingDecision second = p.Route("/join?client_id=k");
   REQUIRE(second.forward());
   CHECK(second.upstream.ToString() == "127.0.1.62:8081");
@@ -263,15 +263,45 @@ TEST_CASE("an unreachable owner sends the next request back to the resolver") {
   CHECK(p.Counter("http.ingress_http.affinity.owner_misdirected") == 0);
 
   // Decisions of other routes have no owner to forget.
-  p.router->OwnerUnreachable(p.Route("/where?client_id=k"));
+  p.router->ReportOutcome(p.Route("/where?client_id=k"), RequestOutcome::kConnectFailure);
   CHECK(p.Counter("http.ingress_http.affinity.owner_unreachable") == 1);
 
-  // Reporting a connect failure is the same as saying so.
+  // Other failures say nothing about the membership.
   RoutingDecision third = p.Route("/join?client_id=k");
   REQUIRE(third.forward());
-  p.router->ReportOutcome(third, RequestOutcome::kConnectFailure);
-  CHECK(p.Counter("http.ingress_http.affinity.owner_unreachable") == 2);
-  CHECK(p.Route("/join?client_id=k").lookup_source == LookupOutcome::Source::kResolver);
+  p.router->ReportOutcome(third, RequestOutcome::kReset);
+  CHECK(p.Counter("http.ingress_http.affinity.owner_unreachable") == 1);
+  CHECK(p.Route("/join?client_id=k").lookup_source == LookupOutcome::Source::kCache);
+}
+
+TEST_CASE("an affinity decision carries the owner's host, which the router keeps") {
+  Pipeline p;
+  p.Control(R"({"mapping": {"a": ")" + Owner(0) + R"(", "b": ")" + Owner(0) + R"("}})");
+  RoutingDecision first = p.Route("/join?client_id=a");
+  REQUIRE(first.forward());
+  REQUIRE(first.host != nullptr);
+  CHECK(first.host->hostname() == Owner(0));
+  CHECK(first.host->address() == first.upstream);
+  CHECK(first.host->stats().rq_active.load() == 1);
+
+  // Another key with the same owner: the same host, in flight twice.
+  RoutingDecision second = p.Route("/join?client_id=b");
+  REQUIRE(second.forward());
+  CHECK(second.host == first.host);
+  CHECK(first.host->stats().rq_active.load() == 2);
+
+  p.router->ReportOutcome(first, RequestOutcome::kServerError);
+  p.router->ReportOutcome(second, RequestOutcome::kConnectFailure);
+  CHECK(first.host->stats().rq_active.load() == 0);
+  CHECK(first.host->stats().rq_error.load() == 1);
+  CHECK(first.host->stats().cx_connect_fail.load() == 1);
+  CHECK(p.Counter("cluster.dynamic_forward_proxy_cluster.upstream_rq_5xx") == 1);
+  CHECK(p.Counter("cluster.dynamic_forward_proxy_cluster.upstream_cx_connect_fail") == 1);
+
+  const Cluster& cluster = *p.clusters->FindCluster("dynamic_forward_proxy_cluster");
+  REQUIRE(p.clusters->OwnerHosts(cluster).size() == 1);
+  CHECK(p.clusters->OwnerHosts(cluster)[0] == first.host);
+  CHECK(p.clusters->OwnerHosts(*p.clusters->FindCluster("resolver")).empty());
 }
 
 TEST_CASE("a failing default target does not end the key's failure backoff") {
@@ -285,7 +315,7 @@ TEST_CASE("a failing default target does not end the key's failure backoff") {
   // Neither a refused connection nor a 421 from the fallback makes the next
   // request ask the failing resolver before its backoff ends.
   p.router->ReportOutcome(first, RequestOutcome::kConnectFailure);
-  p.router->Misdirected(first);
+  p.router->Misdirected(p.Route("/join?client_id=k"));
   CHECK(p.Counter("http.ingress_http.affinity.owner_unreachable") == 0);
   CHECK(p.Counter("http.ingress_http.affinity.owner_misdirected") == 0);
   std::optional<RoutingDecision> second = p.RouteNow("/join?client_id=k");

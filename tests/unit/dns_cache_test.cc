@@ -388,7 +388,8 @@ TEST_CASE("hosts that fail together retry at jittered, different times") {
 TEST_CASE("a failed refresh keeps the last good address") {
   Fixture f;
   int changes = 0;
-  f.cache->SetAddressChangeCallback([&](const DnsHostInfoSharedPtr&) { ++changes; });
+  auto subscription =
+      f.cache->AddUpdateCallback([&](const DnsHostInfoSharedPtr&) { ++changes; });
   Loader load(*f.cache, "a.example", 80);
   f.resolver->Answer("a.example", ScriptedResolver::Ok({"10.0.0.1"}, seconds(10)));
   f.dispatcher.AdvanceBy(seconds(10));
@@ -404,10 +405,35 @@ TEST_CASE("a failed refresh keeps the last good address") {
   CHECK(changes == 1);
 }
 
+TEST_CASE("every update subscriber runs, in order, until its handle goes") {
+  Fixture f;
+  std::vector<std::string> calls;
+  std::unique_ptr<Cancelable> second;
+  auto first = f.cache->AddUpdateCallback([&](const DnsHostInfoSharedPtr&) {
+    calls.push_back("first");
+    second.reset();  // unsubscribed before its turn: not called this time
+  });
+  second = f.cache->AddUpdateCallback(
+      [&](const DnsHostInfoSharedPtr&) { calls.push_back("second"); });
+  auto third = f.cache->AddUpdateCallback(
+      [&](const DnsHostInfoSharedPtr&) { calls.push_back("third"); });
+  Loader load(*f.cache, "a.example", 80);
+  f.resolver->Answer("a.example", ScriptedResolver::Ok({"10.0.0.1"}, seconds(5)));
+  CHECK(calls == std::vector<std::string>{"first", "third"});
+
+  first.reset();
+  f.dispatcher.AdvanceBy(seconds(5));
+  f.resolver->Answer("a.example", ScriptedResolver::Ok({"10.0.0.2"}, seconds(5)));
+  CHECK(calls == std::vector<std::string>{"first", "third", "third"});
+
+  f.cache.reset();
+  third.reset();  // outlived the cache: inert
+}
+
 TEST_CASE("address changes run the callback and count; reordering is no change") {
   Fixture f;
   std::vector<std::vector<std::string>> seen;
-  f.cache->SetAddressChangeCallback(
+  auto subscription = f.cache->AddUpdateCallback(
       [&](const DnsHostInfoSharedPtr& info) { seen.push_back(Addresses(info)); });
   Loader load(*f.cache, "a.example", 80);
   f.resolver->Answer("a.example", ScriptedResolver::Ok({"10.0.0.1", "10.0.0.2"}, seconds(5)));
