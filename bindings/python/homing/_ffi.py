@@ -417,6 +417,22 @@ _fn("decision_cluster", c_char_p, [decision_p])
 del S, M
 
 
+def unchecked(name: str) -> Any:
+    """`homing_<name>` as declared, but returning its status instead of
+    raising (and taking its `errmsg` argument): for hot paths, where the
+    checking wrapper costs as much as the call. Raise with
+    :func:`raise_status`."""
+    declared = getattr(_lib, "homing_" + name)
+    function = _lib["homing_" + name]  # a new function object
+    function.restype, function.argtypes = declared.restype, declared.argtypes
+    return function
+
+
+def raise_status(status: int, errmsg: c_void_p) -> None:
+    """Raises the HomingError of a failed unchecked() call; frees `errmsg`."""
+    raise HomingError(status, _take_message(errmsg))
+
+
 def strerror(status: int) -> str:
     """homing's short description of a status code (any int)."""
     return lib.strerror(int(status)).decode()

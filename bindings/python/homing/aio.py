@@ -213,6 +213,7 @@ def _abandon(matches: Callable[["AsyncRouter"], bool]) -> None:
 
 
 _decision_trampoline = _ffi.decision_cb(_on_decision)
+_route = _ffi.unchecked("router_route")  # route() checks its status itself
 
 
 class AsyncRouter(_Feedback, Handle):
@@ -231,6 +232,7 @@ class AsyncRouter(_Feedback, Handle):
         super().__init__(out)
         self._loop = loop
         self._ready_waiters: list[asyncio.Future] = []
+        self._errmsg = _ffi.c_void_p()  # route()'s, reused: one thread
         self._token = next(_tokens)
         _routers[self._token] = self
 
@@ -298,11 +300,14 @@ class AsyncRouter(_Feedback, Handle):
         _calls[token] = call
         out = _ffi.pending_p()
         try:
-            lib.router_route(self._ref, request._ref, _decision_trampoline,
-                             token, byref(out))
+            status = _route(self._ref, request._ref, _decision_trampoline, token,
+                            byref(out), byref(self._errmsg))
         except BaseException:
             _calls.pop(token, None)
             raise
+        if status:
+            _calls.pop(token, None)
+            _ffi.raise_status(status, self._errmsg)
         if call.decision is not None:
             return call.decision
         call.future = self._loop._asyncio.create_future()
