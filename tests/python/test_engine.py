@@ -483,6 +483,11 @@ class AsyncRouterTest(unittest.IsolatedAsyncioTestCase):
                                     stuck.wait_ready(0.1))
         self.assertFalse(stuck.ready)
 
+    async def test_other_threads_are_refused(self):
+        elsewhere = self.router.route(self.request("/where"))
+        await self.assertFailsAsync(Status.WRONG_THREAD, "",
+                                    asyncio.to_thread(asyncio.run, elsewhere))
+
     async def test_closing_the_loop_ends_waiting_routes(self):
         fixture.control(delay_ms=2000)
         task = asyncio.create_task(self.router.route(self.request("/join?client_id=waiting")))

@@ -48,11 +48,12 @@ def version() -> str:
 
 
 __all__ = [
-    "Affinity", "AsyncRouter", "AsyncioLoop", "Config", "Decision", "DnsCache", "DnsFamily", "DnsHost",
-    "Engine", "HomingError", "KeySource", "LbPolicy", "LibraryError",
-    "LoadBalancer", "LogLevel", "Lookup", "LookupFailure", "LookupResult",
-    "Outcome", "Owner", "Pending", "Pick", "Placement", "Request", "Route",
-    "RouteTable", "Router", "Source", "Stats", "StatsFormat", "Status",
-    "Strategy", "key_hash", "library_path", "library_version", "log_level",
-    "set_log_callback", "set_log_level", "strerror", "version",
+    "Affinity", "AsyncRouter", "AsyncioLoop", "Config", "Decision",
+    "DnsCache", "DnsFamily", "DnsHost", "Engine", "HomingError", "KeySource",
+    "LbPolicy", "LibraryError", "LoadBalancer", "LogLevel", "Lookup",
+    "LookupFailure", "LookupResult", "Outcome", "Owner", "Pending", "Pick",
+    "Placement", "Request", "Route", "RouteTable", "Router", "Source",
+    "Stats", "StatsFormat", "Status", "Strategy", "key_hash", "library_path",
+    "library_version", "log_level", "set_log_callback", "set_log_level",
+    "strerror", "version",
 ]
