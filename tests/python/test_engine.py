@@ -3,7 +3,8 @@
 .Fixture: dnsmasq, two homing-servers as owners, resolver_server.py): the
 router's whole pipeline blocking, in asyncio and with callbacks; the DNS
 cache; the affinity lookup; cancellation, timeouts and shutdown while
-operations wait."""
+operations wait. Then the router on an AsyncioLoop, driven by asyncio
+itself: the same pipeline without the engine thread."""
 
 import asyncio
 import socket
@@ -12,10 +13,11 @@ import time
 import unittest
 
 from python_support import (OWNER, Fixture, missing_cluster_binaries, needs_cluster,
-                            wait_until)
+                            router_config_text, wait_until)
 
 import homing
-from homing import HomingError, LookupFailure, Source, Status
+from homing import HomingError, LookupFailure, Outcome, Source, Status
+from homing.aio import _calls
 from homing.engine import _operations
 
 ALLOWED = "*.server-headless.poc-routing.svc.cluster.local:8081"
@@ -355,6 +357,185 @@ class LookupTest(EngineTestCase):
             homing.set_log_level(homing.LogLevel.INFO)
         self.assertTrue(any(level == homing.LogLevel.DEBUG and "evil.example.com" in message
                             for level, message in lines), lines)
+
+
+def decided_without_suspending(coroutine):
+    """Runs `coroutine` one step: its result if it finished there (it never
+    gave the event loop a turn), else None (it is closed)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        return finished.value
+    coroutine.close()
+    return None
+
+
+@needs_cluster()
+class AsyncRouterTest(unittest.IsolatedAsyncioTestCase):
+    async def asyncSetUp(self):
+        fixture.control(reset=True, reset_stats=True)
+        self.loop = homing.AsyncioLoop()
+        self.addCleanup(self.loop.close)
+        self.stats = homing.Stats()
+        self.router = homing.AsyncRouter(self.loop, homing.Config.load(fixture.config_path),
+                                         stats=self.stats)
+        await self.router.wait_ready(5)
+
+    def request(self, path):
+        return homing.Request("GET", "proxy.local", path)
+
+    def owner_address(self, index):
+        return f"{fixture.owner_ip(index)}:8081"
+
+    async def assertFailsAsync(self, status, fragment, awaitable):
+        with self.assertRaises(HomingError) as caught:
+            await awaitable
+        self.assertEqual(caught.exception.status, status, str(caught.exception))
+        self.assertIn(fragment, caught.exception.message)
+
+    async def test_a_cold_key_waits_for_the_resolver_a_warm_one_does_not_wait(self):
+        fixture.control(mapping={"123": OWNER.format(1)})
+        cold = await self.router.route(self.request("/join?client_id=123"))
+        self.assertEqual((cold.forward, cold.upstream, cold.authority, cold.key,
+                          cold.lookup_source, cold.route_name),
+                         (True, self.owner_address(1), OWNER.format(1), b"123",
+                          Source.RESOLVER, "join"))
+        self.assertIsNone(decided_without_suspending(
+            self.router.route(self.request("/join?client_id=456"))))
+        warm = decided_without_suspending(self.router.route(self.request("/join?client_id=123")))
+        self.assertEqual((warm.upstream, warm.lookup_source),
+                         (self.owner_address(1), Source.CACHE))
+        self.assertEqual(fixture.resolver_total(), 1)
+        self.assertEqual(_calls, {})
+
+    async def test_many_routes_wait_at_once(self):
+        # Not more at once: resolver_server.py listens with a backlog of 5.
+        keys = [f"client-{i}" for i in range(4)]
+        fixture.control(delay_ms=200, mapping={k: OWNER.format(i % 2)
+                                               for i, k in enumerate(keys)})
+        tasks = [asyncio.create_task(self.router.route(self.request(f"/join?client_id={k}")))
+                 for k in keys]
+        await asyncio.sleep(0)
+        self.assertEqual(len(_calls), len(keys))
+        decisions = await asyncio.gather(*tasks)
+        self.assertEqual([d.upstream for d in decisions],
+                         [self.owner_address(i % 2) for i in range(len(keys))])
+        self.assertEqual(_calls, {})
+
+    async def test_local_replies_are_decisions(self):
+        cases = [("/join", {}, 400, "missing_key"),
+                 ("/join?client_id=evil", {"hostport": "evil.example.com:8081"}, 502,
+                  "hostport_rejected"),
+                 ("/join?client_id=seven", {"hostport": OWNER.format(7)}, 503,
+                  "dns_resolution_failed"),
+                 ("/join?client_id=down", {"status": 500}, 503, "resolver_unavailable"),
+                 ("/nowhere", {}, 404, "no_route")]
+        for path, control, status, error in cases:
+            with self.subTest(path=path):
+                fixture.control(reset=True, **control)
+                decision = await self.router.route(self.request(path))
+                self.assertEqual((decision.forward, decision.status, decision.error),
+                                 (False, status, error))
+        self.assertEqual(self.stats.counter("http.ingress_http.rq_local_reply"), len(cases))
+
+    async def test_cancelling_the_coroutine_cancels_the_route(self):
+        fixture.control(delay_ms=300, mapping={"slow": OWNER.format(0)})
+        task = asyncio.create_task(self.router.route(self.request("/join?client_id=slow")))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+        self.assertEqual(_calls, {})
+        # The answer that comes later is dropped; the key is routed again.
+        decision = await self.router.route(self.request("/join?client_id=slow"))
+        self.assertEqual(decision.upstream, self.owner_address(0))
+
+    async def test_a_connect_failure_forgets_the_owner(self):
+        fixture.control(mapping={"r": OWNER.format(0)})
+        first = await self.router.route(self.request("/join?client_id=r"))
+        fixture.control(mapping={"r": OWNER.format(1)})  # the client moved
+        self.assertEqual((await self.router.route(self.request("/join?client_id=r"))).upstream,
+                         self.owner_address(0))
+        self.router.report(first, Outcome.CONNECT_FAILURE)
+        moved = await self.router.route(self.request("/join?client_id=r"))
+        self.assertEqual((moved.upstream, moved.lookup_source),
+                         (self.owner_address(1), Source.RESOLVER))
+        self.router.misdirected(moved)
+        again = await self.router.route(self.request("/join?client_id=r"))
+        self.assertEqual(again.lookup_source, Source.RESOLVER)
+        self.assertEqual(fixture.resolver_total(), 3)
+
+    async def test_wait_ready_serves_every_waiter_or_times_out(self):
+        router = homing.AsyncRouter(self.loop, homing.Config.load(fixture.config_path))
+        self.addCleanup(router.close)
+        await asyncio.gather(router.wait_ready(5), router.wait_ready(5))
+        self.assertTrue(router.ready)
+        await router.wait_ready(0)  # ready: returns at once
+        # A DNS server that never answers: the resolver cluster never gets hosts.
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        config = homing.Config.parse(router_config_text(
+            f"127.0.0.1:{silent.getsockname()[1]}", fixture.resolver_port))
+        stuck = homing.AsyncRouter(self.loop, config)
+        self.addCleanup(stuck.close)
+        await self.assertFailsAsync(Status.TIMEOUT, "not ready within 0.1 s",
+                                    stuck.wait_ready(0.1))
+        self.assertFalse(stuck.ready)
+
+    async def test_other_threads_are_refused(self):
+        elsewhere = self.router.route(self.request("/where"))
+        await self.assertFailsAsync(Status.WRONG_THREAD, "",
+                                    asyncio.to_thread(asyncio.run, elsewhere))
+
+    async def test_closing_the_loop_ends_waiting_routes(self):
+        fixture.control(delay_ms=2000)
+        task = asyncio.create_task(self.router.route(self.request("/join?client_id=waiting")))
+        await asyncio.sleep(0.1)
+        self.loop.close()
+        await self.assertFailsAsync(Status.CANCELLED, "was closed before an answer came", task)
+        await self.assertFailsAsync(Status.FAILED_PRECONDITION,
+                                    "the loop of this object was freed",
+                                    self.router.route(self.request("/where")))
+        self.assertEqual((_calls, self.loop._interest), ({}, {}))
+
+    async def test_closing_the_router_ends_its_waiting_routes(self):
+        fixture.control(delay_ms=2000)
+        task = asyncio.create_task(self.router.route(self.request("/join?client_id=closing")))
+        await asyncio.sleep(0.1)
+        self.router.close()
+        await self.assertFailsAsync(Status.CANCELLED, "was closed before an answer came", task)
+        await self.assertFailsAsync(Status.FAILED_PRECONDITION, "the AsyncRouter is closed",
+                                    self.router.route(self.request("/where")))
+        self.assertEqual(_calls, {})
+
+
+@needs_cluster()
+class AsyncioLoopEndTest(unittest.TestCase):
+    def test_the_event_loop_ending_with_a_route_pending(self):
+        fixture.control(reset=True, delay_ms=2000)
+        outcome = []
+
+        async def leave_one_waiting():
+            loop = homing.AsyncioLoop()
+            router = homing.AsyncRouter(loop, homing.Config.load(fixture.config_path))
+            await router.wait_ready(5)
+
+            async def route():
+                try:
+                    await router.route(homing.Request("GET", "proxy.local",
+                                                      "/join?client_id=left"))
+                except asyncio.CancelledError:
+                    outcome.append("cancelled")
+                    raise
+            asyncio.create_task(route())
+            await asyncio.sleep(0.1)
+            return loop
+        # asyncio.run() cancels the task left behind, then closes its loop.
+        loop = asyncio.run(leave_one_waiting())
+        self.assertEqual((outcome, _calls), (["cancelled"], {}))
+        loop.close()  # after its event loop: still releases everything
+        self.assertEqual(loop._interest, {})
 
 
 if __name__ == "__main__":

@@ -103,6 +103,20 @@ class NoLeaks(unittest.TestCase):
                 asyncio.run(coroutines(calls // 3))
             self.assertStable(work, 30_000)
 
+    def test_asyncio_routes(self):
+        async def routes(calls):
+            with homing.AsyncioLoop() as loop:
+                router = homing.AsyncRouter(loop, homing.Config.parse(STATIC_CONFIG))
+                await router.wait_ready(1)
+                request = homing.Request("GET", "x", "/")
+                for i in range(calls):
+                    request.path = f"/pool?client_id={i}" if i % 2 else "/nowhere"
+                    decision = await router.route(request)
+                    if decision.forward:
+                        router.report(decision, homing.Outcome.SUCCESS)
+                router.close()
+        self.assertStable(lambda calls: asyncio.run(routes(calls)), 100_000)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -6,7 +6,9 @@ without I/O (:class:`Config`, :class:`RouteTable`, :class:`Placement`,
 :class:`LoadBalancer`, :class:`Stats`) works anywhere; the parts that do I/O
 (:class:`Router`, :class:`DnsCache`, :class:`Lookup`) run on an
 :class:`Engine`, homing's own loop thread, and answer blocking callers,
-asyncio coroutines or callbacks.
+asyncio coroutines or callbacks; or, for asyncio without a thread hop, the
+router runs on the event loop itself (:class:`AsyncioLoop`,
+:class:`AsyncRouter`).
 
 Example::
 
@@ -26,6 +28,7 @@ docs/python.md.
 from ._ffi import (HomingError, LibraryError, Status, library_path,
                    library_version, strerror)
 from ._ffi import lib as _lib
+from .aio import AsyncioLoop, AsyncRouter
 from .balancer import LbPolicy, LoadBalancer, Outcome, Pick
 from .config import Affinity, Config, KeySource, Request, Route, RouteTable
 from .dns import DnsCache, DnsFamily, DnsHost
@@ -45,11 +48,12 @@ def version() -> str:
 
 
 __all__ = [
-    "Affinity", "Config", "Decision", "DnsCache", "DnsFamily", "DnsHost",
-    "Engine", "HomingError", "KeySource", "LbPolicy", "LibraryError",
-    "LoadBalancer", "LogLevel", "Lookup", "LookupFailure", "LookupResult",
-    "Outcome", "Owner", "Pending", "Pick", "Placement", "Request", "Route",
-    "RouteTable", "Router", "Source", "Stats", "StatsFormat", "Status",
-    "Strategy", "key_hash", "library_path", "library_version", "log_level",
-    "set_log_callback", "set_log_level", "strerror", "version",
+    "Affinity", "AsyncRouter", "AsyncioLoop", "Config", "Decision",
+    "DnsCache", "DnsFamily", "DnsHost", "Engine", "HomingError", "KeySource",
+    "LbPolicy", "LibraryError", "LoadBalancer", "LogLevel", "Lookup",
+    "LookupFailure", "LookupResult", "Outcome", "Owner", "Pending", "Pick",
+    "Placement", "Request", "Route", "RouteTable", "Router", "Source",
+    "Stats", "StatsFormat", "Status", "Strategy", "key_hash", "library_path",
+    "library_version", "log_level", "set_log_callback", "set_log_level",
+    "strerror", "version",
 ]

@@ -149,6 +149,9 @@ log_cb = CFUNCTYPE(None, c_int, c_void_p, c_size_t, c_void_p)
 dns_cb = CFUNCTYPE(None, dns_host_p, c_void_p)
 lookup_cb = CFUNCTYPE(None, lookup_result_p, c_void_p)
 decision_cb = CFUNCTYPE(None, decision_p, c_void_p)
+ready_cb = CFUNCTYPE(None, router_p, c_void_p)
+watch_cb = CFUNCTYPE(None, c_int, c_int, c_void_p)
+timer_cb = CFUNCTYPE(None, c_int, c_void_p)
 
 # `char **errmsg` and other `char **` outputs: a c_void_p, passed by
 # reference, read with ctypes.string_at() and released with homing_free().
@@ -198,15 +201,15 @@ class _Functions:
 
 lib = _Functions()
 
-# Functions of the header that this package does not wrap: the external loop
-# is for hosts that drive homing's descriptors themselves; Python objects run
-# on an Engine (homing's own loop thread) instead, where Router.wait_ready()
-# serves. A decision's sockaddr is for C hosts' connect(); Python has
-# Decision.upstream.
+# Functions of the header that this package does not wrap. The external loop
+# is driven by asyncio (aio.AsyncioLoop), which keeps its own per-descriptor
+# state and its own timer: it needs neither the watch slot of
+# homing_loop_new_external2() nor homing_loop_timeout_ms(), which are for
+# hosts that poll. A decision's sockaddr is for C hosts' connect(); Python
+# has Decision.upstream.
 NOT_WRAPPED = frozenset({
-    "homing_loop_new_external", "homing_loop_new_external2", "homing_loop_free",
-    "homing_loop_process_fd", "homing_loop_process_timers", "homing_loop_timeout_ms",
-    "homing_decision_upstream_sockaddr", "homing_router_on_ready",
+    "homing_loop_new_external2", "homing_loop_timeout_ms",
+    "homing_decision_upstream_sockaddr",
 })
 
 STATUS = "status"            # returns homing_status, no errmsg
@@ -248,6 +251,11 @@ _fn("free", None, [c_void_p])
 _fn("set_log_level", c_int, [c_int], S)
 _fn("log_level", c_int, [])
 _fn("set_log_callback", None, [log_cb, c_void_p])
+_fn("loop_new_external", c_int, [watch_cb, timer_cb, c_void_p, POINTER(loop_p),
+                                 errmsg_p], M)
+_fn("loop_free", None, [loop_p])
+_fn("loop_process_fd", c_int, [loop_p, c_int, c_int], S)
+_fn("loop_process_timers", c_int, [loop_p], S)
 _fn("engine_start", c_int, [POINTER(engine_p), errmsg_p], M)
 _fn("engine_loop", loop_p, [engine_p])
 _fn("engine_stop", c_int, [engine_p])
@@ -386,6 +394,7 @@ _fn("router_new", c_int, [loop_p, config_p, c_size_t, stats_p,
                           POINTER(router_p), errmsg_p], M)
 _fn("router_free", None, [router_p])
 _fn("router_ready", c_int, [router_p])
+_fn("router_on_ready", c_int, [router_p, ready_cb, c_void_p, errmsg_p], M)
 _fn("router_wait_ready", c_int, [router_p, c_int, errmsg_p], M)
 _fn("router_route", c_int, [router_p, request_p, decision_cb, c_void_p,
                             POINTER(pending_p), errmsg_p], M)
@@ -406,6 +415,22 @@ _fn("decision_lookup_source", c_int, [decision_p])
 _fn("decision_route_name", c_char_p, [decision_p])
 _fn("decision_cluster", c_char_p, [decision_p])
 del S, M
+
+
+def unchecked(name: str) -> Any:
+    """`homing_<name>` as declared, but returning its status instead of
+    raising (and taking its `errmsg` argument): for hot paths, where the
+    checking wrapper costs as much as the call. Raise with
+    :func:`raise_status`."""
+    declared = getattr(_lib, "homing_" + name)
+    function = _lib["homing_" + name]  # a new function object
+    function.restype, function.argtypes = declared.restype, declared.argtypes
+    return function
+
+
+def raise_status(status: int, errmsg: c_void_p) -> None:
+    """Raises the HomingError of a failed unchecked() call; frees `errmsg`."""
+    raise HomingError(status, _take_message(errmsg))
 
 
 def strerror(status: int) -> str:

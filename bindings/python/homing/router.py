@@ -127,7 +127,27 @@ class Decision(Handle):
 DecisionCallback = Callable[[Decision], None]
 
 
-class Router(EngineObject):
+class _Feedback:
+    """How forwarded requests ended, told back to a router (the methods
+    :class:`Router` and AsyncRouter share)."""
+
+    _ref: Any
+
+    def report(self, decision: Decision, outcome: Union[Outcome, int]) -> None:
+        """How the forwarded request ended: feeds the passive health of
+        load-balanced routes; for an affinity route, CONNECT_FAILURE forgets
+        the key's owner so the next request asks the resolver again (nothing
+        to do for local replies). INVALID_ARGUMENT for an unknown outcome or
+        a decision of another router."""
+        lib.router_report(self._ref, decision._ref, int(outcome))
+
+    def misdirected(self, decision: Decision) -> None:
+        """The target answered 421 Misdirected Request: the next request for
+        the decision's key asks the resolver again."""
+        lib.router_misdirected(self._ref, decision._ref)
+
+
+class Router(_Feedback, EngineObject):
     """A router for listener `listener` (index or name) of `config`, on
     `engine`. It owns the config's clusters and DNS caches (STRICT_DNS
     clusters start resolving now); the config may be closed afterwards.
@@ -196,19 +216,6 @@ class Router(EngineObject):
         return start(self, lambda token, out: lib.router_route(
             ref, request_ref, decision_trampoline, token, out),
             Decision._copy, deliver)
-
-    def report(self, decision: Decision, outcome: Union[Outcome, int]) -> None:
-        """How the forwarded request ended: feeds the passive health of
-        load-balanced routes; for an affinity route, CONNECT_FAILURE forgets
-        the key's owner so the next request asks the resolver again (nothing
-        to do for local replies). INVALID_ARGUMENT for an unknown outcome or
-        a decision of another router."""
-        lib.router_report(self._ref, decision._ref, int(outcome))
-
-    def misdirected(self, decision: Decision) -> None:
-        """The target answered 421 Misdirected Request: the next request for
-        the decision's key asks the resolver again."""
-        lib.router_misdirected(self._ref, decision._ref)
 
     def __repr__(self) -> str:
         if self.closed:
