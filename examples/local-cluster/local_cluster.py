@@ -97,13 +97,14 @@ class Layout:
 
     @classmethod
     def for_tests(cls, block):
-        """Block `block` (1-9) of addresses for one system test module.
+        """Block `block` (1-15) of addresses for one system test module.
 
-        Proxy and admin on 127.0.2.<block>, servers on 127.0.1.1<block>0 to
-        127.0.1.1<block>9: never the demo's addresses, never another block's.
+        Proxy and admin on 127.0.2.<block>, servers on 127.0.1.<100 + 10 *
+        block> and the nine after it: never the demo's addresses, never
+        another block's.
         """
-        if not 1 <= block <= 9:
-            raise ValueError(f"test address block must be 1-9, got {block}")
+        if not 1 <= block <= 15:
+            raise ValueError(f"test address block must be 1-15, got {block}")
         return cls(proxy_ip=f"127.0.2.{block}", admin_ip=f"127.0.2.{block}",
                    dns_ip=f"127.0.2.{block}", first_server_host=100 + 10 * block,
                    max_servers=10)
