@@ -105,6 +105,18 @@ enum class ProxyResult {
 // "reset_after_response", "timeout", "downstream_reset".
 std::string_view ProxyResultName(ProxyResult result);
 
+// FailureReply
+//
+// The local reply for an exchange that failed before the response head:
+// 503 upstream_connect_failure, 503 upstream_overflow, 504 upstream_timeout,
+// else 503 upstream_reset. ProxyStream sends it; a caller that answers
+// failures itself (local_reply_on_failure off, to retry first) uses it too.
+struct FailureReply {
+  int status;
+  std::string_view code;
+};
+FailureReply FailureReplyFor(ProxyResult result);
+
 // ProxyOutcome
 struct ProxyOutcome {
   ProxyResult result = ProxyResult::kSuccess;

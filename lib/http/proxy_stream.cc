@@ -37,6 +37,19 @@ std::string_view ProxyResultName(ProxyResult result) {
   return "unknown";
 }
 
+FailureReply FailureReplyFor(ProxyResult result) {
+  switch (result) {
+    case ProxyResult::kConnectFailure:
+      return {503, "upstream_connect_failure"};
+    case ProxyResult::kOverflow:
+      return {503, "upstream_overflow"};
+    case ProxyResult::kTimeout:
+      return {504, "upstream_timeout"};
+    default:
+      return {503, "upstream_reset"};
+  }
+}
+
 ProxyStream::ProxyStream(ServerStream& downstream, ProxyCallbacks& callbacks,
                          const ProxyOptions& options)
     : downstream_(&downstream), callbacks_(callbacks), options_(options) {
@@ -364,22 +377,7 @@ void ProxyStream::FailBeforeResponse(ProxyResult result,
   outcome.result = result;
   outcome.status = status_;
   if (options_.local_reply_on_failure && downstream_ != nullptr) {
-    int status = 503;
-    std::string_view code = "upstream_reset";
-    switch (result) {
-      case ProxyResult::kConnectFailure:
-        code = "upstream_connect_failure";
-        break;
-      case ProxyResult::kOverflow:
-        code = "upstream_overflow";
-        break;
-      case ProxyResult::kTimeout:
-        status = 504;
-        code = "upstream_timeout";
-        break;
-      default:
-        break;
-    }
+    const FailureReply reply = FailureReplyFor(result);
     const std::string message =
         pool_ != nullptr
             ? absl::StrCat(pool_->address().ToString(), ": ",
@@ -388,7 +386,7 @@ void ProxyStream::FailBeforeResponse(ProxyResult result,
     ServerStream* downstream = downstream_;
     HandBackDownstream();
     downstream_ = nullptr;
-    downstream->SendLocalReply(status, code, message);
+    downstream->SendLocalReply(reply.status, reply.code, message);
     outcome.local_reply_sent = true;
   }
   Finish(outcome);

@@ -42,20 +42,6 @@ std::optional<RequestOutcome> FailureOutcome(ProxyResult result) {
   return std::nullopt;
 }
 
-// The local reply for a failure before the response (http_proxy.h's).
-std::pair<int, std::string_view> FailureReply(ProxyResult result) {
-  switch (result) {
-    case ProxyResult::kConnectFailure:
-      return {503, "upstream_connect_failure"};
-    case ProxyResult::kOverflow:
-      return {503, "upstream_overflow"};
-    case ProxyResult::kTimeout:
-      return {504, "upstream_timeout"};
-    default:
-      return {503, "upstream_reset"};
-  }
-}
-
 }  // namespace
 
 ProxyHandler::ProxyHandler(WorkerCore& core, size_t listener)
@@ -291,7 +277,7 @@ void ProxyHandler::OnProxyComplete(ProxyStream& proxy,
   }
   // No response yet: a local reply, or a retry.
   const std::optional<RequestOutcome> health = FailureOutcome(outcome.result);
-  const auto [status, code] = FailureReply(outcome.result);
+  const auto [status, code] = FailureReplyFor(outcome.result);
   if (outcome.local_reply_sent) {
     EndForwarding(health);
     Finish(status, code);
