@@ -393,6 +393,31 @@ homing_status homing_router_report(homing_router_t* router,
   });
 }
 
+homing_status homing_router_retry(homing_router_t* router,
+                                  homing_decision_t* decision, int status,
+                                  int outcome, int* retry, char** errmsg) {
+  if (retry != nullptr) *retry = 0;
+  if (router == nullptr || decision == nullptr || retry == nullptr) {
+    return InvalidArgument(
+        errmsg, "homing_router_retry: router, decision and retry are required");
+  }
+  if (decision->router_id != router->id) {
+    return InvalidArgument(errmsg, "the decision comes from another router");
+  }
+  absl::StatusOr<homing::RequestOutcome> parsed =
+      homing::capi::ToRequestOutcome(outcome);
+  if (!parsed.ok()) return SaveError(errmsg, parsed.status());
+  homing_loop_t* loop = router->loop();
+  if (loop == nullptr) return LoopGone(errmsg);
+  return OnLoop(loop, errmsg, [&] {
+    if (router->router().RetryAttempt(decision->rep, status, *parsed)) {
+      decision->upstream = decision->rep.upstream.ToString();
+      *retry = 1;
+    }
+    return HOMING_OK;
+  });
+}
+
 homing_status homing_router_misdirected(homing_router_t* router,
                                         const homing_decision_t* decision,
                                         char** errmsg) {

@@ -1320,6 +1320,30 @@ HOMING_EXTERN homing_status homing_router_report(
     char **errmsg);
 
 /**
+ * homing_router_retry() - the attempt on @decision's upstream ended with
+ * response @status, or with none (@status 0; then @outcome says why:
+ * HOMING_OUTCOME_CONNECT_FAILURE, _RESET or _TIMEOUT). For a response pass
+ * HOMING_OUTCOME_SERVER_ERROR for a 5xx, else HOMING_OUTCOME_SUCCESS. When
+ * the route's retry_policy covers that (Envoy's retry_on: 5xx,
+ * gateway-error, reset, connect-failure, retriable-4xx) and retries are
+ * left, reports the attempt's outcome as homing_router_report() would,
+ * moves @decision to the next host (another of the cluster's, avoiding the
+ * one that failed; an affinity route's owner again) and sets @retry to 1:
+ * send the request again to the decision's upstream. Otherwise sets @retry
+ * to 0 and changes nothing; report the outcome. Whether the request can be
+ * sent again (its body kept) is the caller's to know.
+ * @decision: one the caller owns (homing_decision_copy(),
+ *   homing_router_route_sync()); no other thread may read it meanwhile.
+ * @return HOMING_OK; HOMING_ERR_INVALID_ARGUMENT for NULL arguments, an
+ *   unknown outcome or a decision of another router; the loop errors.
+ * Since: 0.1
+ */
+HOMING_EXTERN homing_status homing_router_retry(homing_router_t *router,
+                                                homing_decision_t *decision,
+                                                int status, int outcome,
+                                                int *retry, char **errmsg);
+
+/**
  * homing_router_misdirected() - the target answered 421 Misdirected Request:
  * the next request for the decision's key asks the resolver again. Takes
  * the place of homing_router_report() (the host answered: a success) unless

@@ -2246,6 +2246,42 @@ static void test_router_on_engine(void) {
                HOMING_ERR_INVALID_ARGUMENT);
   CHECK_STATUS(homing_router_misdirected(router, NULL, &err),
                HOMING_ERR_INVALID_ARGUMENT);
+  homing_decision_free(decision);
+
+  /* A retry the route's policy covers moves the decision to the other host;
+   * the failed attempt counts, once. */
+  decision = route_sync(router, "/pool?client_id=retry");
+  {
+    char first_upstream[64];
+    int retry = -1;
+    snprintf(first_upstream, sizeof first_upstream, "%s",
+             homing_decision_upstream(decision));
+    CHECK_STATUS(homing_router_retry(router, decision, 404, HOMING_OUTCOME_SUCCESS,
+                                     &retry, &err),
+                 HOMING_OK);
+    CHECK(retry == 0); /* an answer the policy does not cover */
+    CHECK_STATUS(homing_router_retry(router, decision, 503,
+                                     HOMING_OUTCOME_SERVER_ERROR, &retry, &err),
+                 HOMING_OK);
+    CHECK(retry == 1);
+    CHECK(strcmp(homing_decision_upstream(decision), first_upstream) != 0);
+    CHECK_STATUS(homing_stats_counter(stats, "cluster.pool.upstream_rq_5xx",
+                                      &value, &err),
+                 HOMING_OK);
+    CHECK(value == 2);
+    CHECK_STATUS(homing_router_retry(router, decision, 503,
+                                     HOMING_OUTCOME_SERVER_ERROR, &retry, &err),
+                 HOMING_OK);
+    CHECK(retry == 0); /* num_retries is 1 */
+    CHECK_STATUS(homing_router_retry(router, decision, 0, 9, &retry, &err),
+                 HOMING_ERR_INVALID_ARGUMENT);
+    CHECK(retry == 0);
+    CHECK_STATUS(homing_router_retry(router, NULL, 0, 0, &retry, &err),
+                 HOMING_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(homing_router_report(router, decision, HOMING_OUTCOME_SUCCESS,
+                                      &err),
+                 HOMING_OK);
+  }
 
   /* Decisions belong to their router. */
   config = shared_config();

@@ -210,6 +210,7 @@ lib = _Functions()
 NOT_WRAPPED = frozenset({
     "homing_loop_new_external2", "homing_loop_timeout_ms",
     "homing_decision_upstream_sockaddr",
+    "homing_router_retry",  # mutates a decision; Python's are immutable
 })
 
 STATUS = "status"            # returns homing_status, no errmsg

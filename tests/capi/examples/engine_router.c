@@ -102,11 +102,15 @@ int main(void) {
   homing_router_misdirected(router, first, &err);
   homing_decision_free(first);
 
-  /* A load-balanced route: report how the request went. */
+  /* A load-balanced route: report how the request went. Its retry_policy
+   * covers a 503: the router moves the decision to the other host. */
   homing_request_set_path(request, "/pool?client_id=123", HOMING_NUL_TERMINATED);
   homing_decision_t *pooled = NULL;
   homing_router_route_sync(router, request, 5000, &pooled, &err);
   print_decision("pool", pooled);
+  int retry = 0;
+  homing_router_retry(router, pooled, 503, HOMING_OUTCOME_SERVER_ERROR, &retry, &err);
+  if (retry) print_decision("pool, retried", pooled);
   homing_router_report(router, pooled, HOMING_OUTCOME_SUCCESS, &err);
   homing_decision_free(pooled);
 
