@@ -71,27 +71,32 @@ def abidiff(abidiff_tool, baseline, current, *options):
     return result
 
 
+def breaks_programs(harmful):
+    """Whether abidiff's default report holds anything but additions.
+
+    Its summary lines count Removed, Changed and Added declarations and
+    symbols. abidiff sets the INCOMPATIBLE bit only for removals, so a changed
+    signature or enumerator value is caught by the counts; a report without
+    additions (a new soname, say) is a break too.
+    """
+    counts = re.findall(r"(\d+) (Removed|Changed|Added)", harmful.stdout)
+    changed = any(int(n) for n, what in counts if what != "Added")
+    added = any(int(n) for n, what in counts if what == "Added")
+    return bool(harmful.returncode & ABIDIFF_ABI_INCOMPATIBLE_CHANGE) or changed or not added
+
+
 def classify(abidiff_tool, baseline, current):
     """Returns (kind, report): kind is None, "additive" or "incompatible"."""
     harmful = abidiff(abidiff_tool, baseline, current)
-    if harmful.returncode:
-        # The summary lines count Removed, Changed and Added declarations and
-        # symbols; anything but additions breaks existing programs. abidiff
-        # sets the INCOMPATIBLE bit only for removals, so a changed signature
-        # or enumerator value is caught by the counts.
-        counts = re.findall(r"(\d+) (Removed|Changed|Added)", harmful.stdout)
-        breaks = any(int(n) for n, what in counts if what != "Added")
-        additions = any(int(n) for n, what in counts if what == "Added")
-        if (additions and not breaks
-                and not harmful.returncode & ABIDIFF_ABI_INCOMPATIBLE_CHANGE):
-            return "additive", harmful.stdout
+    if harmful.returncode and breaks_programs(harmful):
         return "incompatible", harmful.stdout
-    # abidiff hides changes it deems harmless, e.g. a new enumerator. They
-    # are additions too, and go into the baseline so it stays complete.
-    harmless = abidiff(abidiff_tool, baseline, current, "--harmless",
-                       "--leaf-changes-only")
-    if harmless.returncode:
-        return "additive", harmless.stdout
+    # abidiff hides the changes it deems harmless, such as a new enumerator:
+    # they are additions too, and go into the baseline so it stays complete.
+    # The leaf report lists them with the added functions, once each.
+    everything = abidiff(abidiff_tool, baseline, current, "--harmless",
+                         "--leaf-changes-only")
+    if harmful.returncode or everything.returncode:
+        return "additive", everything.stdout
     return None, ""
 
 
