@@ -3,6 +3,8 @@
 #   make build   configure (once) and compile into build/
 #   make test    deps + build + the default suites (unit, integration, capi, python, fuzz)
 #   make asan    the same suites under ASan+UBSan, in build-asan/
+#   make abi-baseline  re-record capi/abi/libhoming.abi after adding to homing.h
+#                (refuses removals and changes; docs/ABI.md)
 #   make bench   micro and end-to-end benchmarks (suite bench)
 #   make fuzz    libFuzzer targets (clang, ASan+UBSan) in build-fuzz/, each for
 #                FUZZ_SECONDS on a scratch copy of its corpus (tests/fuzz/README.md)
@@ -17,7 +19,7 @@ MESON_OPTIONS ?= -Dwerror=true
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
                 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: deps build test asan bench fuzz demo clean
+.PHONY: deps build test asan abi-baseline bench fuzz demo clean
 
 deps:
 	@.ci/deps
@@ -39,6 +41,9 @@ $(ASAN_BUILD)/build.ninja:
 asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	$(SANITIZER_ENV) meson test -C $(ASAN_BUILD) --print-errorlogs
+
+abi-baseline: $(BUILD)/build.ninja
+	ninja -C $(BUILD) abi-baseline
 
 bench:
 	@.ci/deps bench
