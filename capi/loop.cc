@@ -8,10 +8,54 @@
 #include <utility>
 #include <vector>
 
+#include <algorithm>
+#include <climits>
+
 #include "absl/strings/str_cat.h"
+#include "io/deadline.h"
 
 namespace homing::capi {
 namespace {
+
+// The Dispatcher's event bits as the C ABI's (the values agree; this keeps
+// the two sets of names apart).
+int ToHostEvents(uint32_t events) {
+  return ((events & kFdRead) ? HOMING_EV_READ : 0) |
+         ((events & kFdWrite) ? HOMING_EV_WRITE : 0);
+}
+
+// A homing_timer_cb timeout: whole milliseconds rounded up, -1 for none.
+int ToTimeoutMs(std::optional<Duration> timeout) {
+  if (!timeout) return -1;
+  return static_cast<int>(
+      std::min<uint64_t>(internal::CeilMilliseconds(*timeout), INT_MAX));
+}
+
+// The host's watch callback, of either kind (exactly one is set).
+struct HostWatchCallback {
+  homing_watch_cb watch = nullptr;
+  homing_watch2_cb watch2 = nullptr;  // with a per-descriptor slot
+};
+
+// The C host's callbacks as an ExternalDispatcher's host.
+ExternalDispatcher::Host CHost(HostWatchCallback watch, homing_timer_cb timer,
+                               void* user_data) {
+  ExternalDispatcher::Host host;
+  if (watch.watch != nullptr) {
+    host.watch = [watch = watch.watch, user_data](int fd, uint32_t events, void**) {
+      watch(fd, ToHostEvents(events), user_data);
+    };
+  } else {
+    host.watch = [watch = watch.watch2, user_data](int fd, uint32_t events,
+                                                   void** fd_data) {
+      watch(fd, ToHostEvents(events), fd_data, user_data);
+    };
+  }
+  host.set_timer = [timer, user_data](std::optional<Duration> timeout) {
+    timer(ToTimeoutMs(timeout), user_data);
+  };
+  return host;
+}
 
 // Shuts down every object still on `loop` (loop thread).
 void ShutdownObjects(homing_loop_t* loop) {
@@ -38,7 +82,8 @@ homing_status NewExternalLoop(const char* where, HostWatchCallback watch,
         errmsg, absl::StrCat(where, ": watch_cb, timer_cb and out are required"));
   }
   return Guard(errmsg, [&]() -> absl::Status {
-    auto dispatcher = ExternalDispatcher::Create(watch, timer_cb, user_data);
+    auto dispatcher =
+        ExternalDispatcher::Create(CHost(watch, timer_cb, user_data));
     if (!dispatcher.ok()) return dispatcher.status();
     auto loop = std::make_unique<homing_loop_t>();
     loop->dispatcher = dispatcher->get();
@@ -122,7 +167,7 @@ void FreeLoopObject(LoopObject* object, const char* where) {
 }  // namespace homing::capi
 
 using homing::capi::CheckProcessCall;
-using homing::capi::ExternalDispatcher;
+using homing::ExternalDispatcher;
 using homing::capi::Guard;
 using homing::capi::NewExternalLoop;
 using homing::capi::OnLoop;
@@ -191,7 +236,7 @@ int homing_loop_timeout_ms(const homing_loop_t* loop) {
       !loop->external->IsLoopThread()) {
     return -1;
   }
-  return loop->external->TimeoutMs();
+  return homing::capi::ToTimeoutMs(loop->external->NextTimeout());
 }
 
 homing_status homing_engine_start(homing_engine_t** out, char** errmsg) {

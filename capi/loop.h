@@ -29,9 +29,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "external_dispatcher.h"
 #include "homing/dispatcher.h"
 #include "homing/dns_cache.h"
+#include "homing/external_dispatcher.h"
 #include "homing/homing.h"
 #include "homing/loop_thread.h"
 #include "internal.h"
@@ -44,7 +44,7 @@ class LoopObject;
 
 struct homing_loop_t {
   // Exactly one of `external` and `engine` is set.
-  std::unique_ptr<homing::capi::ExternalDispatcher> external;
+  std::unique_ptr<homing::ExternalDispatcher> external;
   homing_engine_t* engine = nullptr;
   homing::Dispatcher* dispatcher = nullptr;
 

@@ -1,4 +1,4 @@
-// File: capi/external_dispatcher.cc
+// File: lib/io/external_dispatcher.cc
 //
 // Timers live in a TimerQueue on the monotonic clock, as in
 // ManualDispatcher: firing order is deadline order, ties in arming order,
@@ -6,14 +6,13 @@
 // callbacks are held by shared_ptr and copied before each call, so a watch
 // may destroy itself from its own callback.
 
-#include "external_dispatcher.h"
+#include "homing/external_dispatcher.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -27,25 +26,11 @@
 #include "io/deadline.h"
 #include "io/timer_queue.h"
 
-namespace homing::capi {
-namespace {
-
-// The host's events as the Dispatcher's bits (the values agree; this keeps
-// the two sets of names apart).
-int ToHostEvents(uint32_t events) {
-  return ((events & kFdRead) ? HOMING_EV_READ : 0) |
-         ((events & kFdWrite) ? HOMING_EV_WRITE : 0);
-}
-
-}  // namespace
+namespace homing {
 
 struct ExternalDispatcher::State {
-  State(HostWatchCallback w, homing_timer_cb t, void* u, int fd)
-      : host_watch(w),
-        timer(t),
-        user_data(u),
-        wake_fd(fd),
-        loop_thread(std::this_thread::get_id()) {}
+  State(Host h, int fd)
+      : host(std::move(h)), wake_fd(fd), loop_thread(std::this_thread::get_id()) {}
 
   // Reports a deadline change to the host, unless it already knows.
   void Reschedule() {
@@ -57,13 +42,12 @@ struct ExternalDispatcher::State {
     }
     if (want == reported) return;
     reported = want;
-    timer(want ? MillisecondsUntil(*want) : -1, user_data);
+    host.set_timer(want ? std::optional<Duration>(Until(*want)) : std::nullopt);
   }
 
-  int MillisecondsUntil(MonotonicTime deadline) const {
-    if (deadline == MonotonicTime::min()) return 0;
-    return static_cast<int>(std::min<uint64_t>(
-        internal::CeilMilliseconds(deadline - MonotonicClock::now()), INT_MAX));
+  static Duration Until(MonotonicTime deadline) {
+    if (deadline == MonotonicTime::min()) return Duration::zero();
+    return std::max(Duration::zero(), deadline - MonotonicClock::now());
   }
 
   bool HasPosted() {
@@ -82,14 +66,10 @@ struct ExternalDispatcher::State {
   }
 
   // Tells the host its interest in `fd` changed (0: stopped), with the
-  // descriptor's slot for a homing_watch2_cb. The host may not call homing
-  // from the callback, so `slots` does not change during it.
-  void Watch(int fd, int events) {
-    if (host_watch.watch != nullptr) {
-      host_watch.watch(fd, events, user_data);
-      return;
-    }
-    host_watch.watch2(fd, events, &slots[fd], user_data);
+  // descriptor's slot. The host may not call homing from the callback, so
+  // `slots` does not change during it.
+  void Watch(int fd, uint32_t events) {
+    host.watch(fd, events, &slots[fd]);
     if (events == 0) slots.erase(fd);
   }
 
@@ -99,9 +79,7 @@ struct ExternalDispatcher::State {
     }
   }
 
-  const HostWatchCallback host_watch;
-  const homing_timer_cb timer;
-  void* const user_data;
+  const Host host;
   const int wake_fd;
   const std::thread::id loop_thread;
 
@@ -119,7 +97,7 @@ struct ExternalDispatcher::State {
                                 if (call_depth == 0) Reschedule();
                               }};
   absl::flat_hash_map<int, ExternalWatch*> watches;
-  absl::flat_hash_map<int, void*> slots;  // homing_watch2_cb's, per watched fd
+  absl::flat_hash_map<int, void*> slots;  // Host::watch's, per watched fd
 };
 
 class ExternalDispatcher::ExternalWatch final : public FdWatch {
@@ -147,7 +125,7 @@ class ExternalDispatcher::ExternalWatch final : public FdWatch {
     events &= kFdRead | kFdWrite;
     if (events == events_) return;
     events_ = events;
-    state_->Watch(fd_, ToHostEvents(events_));
+    state_->Watch(fd_, events_);
   }
 
   void Detach() { state_ = nullptr; }
@@ -172,14 +150,18 @@ class ExternalDispatcher::ExternalWatch final : public FdWatch {
 };
 
 absl::StatusOr<std::unique_ptr<ExternalDispatcher>> ExternalDispatcher::Create(
-    HostWatchCallback watch, homing_timer_cb timer, void* user_data) {
+    Host host) {
+  if (!host.watch || !host.set_timer) {
+    return absl::InvalidArgumentError(
+        "ExternalDispatcher: the host's watch and set_timer are required");
+  }
   const int wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd < 0) {
     return absl::UnavailableError(
         absl::StrCat("eventfd: ", std::strerror(errno)));
   }
-  auto state = std::make_unique<State>(watch, timer, user_data, wake_fd);
-  state->Watch(wake_fd, HOMING_EV_READ);
+  auto state = std::make_unique<State>(std::move(host), wake_fd);
+  state->Watch(wake_fd, kFdRead);
   return std::unique_ptr<ExternalDispatcher>(
       new ExternalDispatcher(std::move(state)));
 }
@@ -199,7 +181,7 @@ ExternalDispatcher::~ExternalDispatcher() {
     if (unrun.empty()) break;
   }
   for (auto& [fd, watch] : state_->watches) watch->Detach();
-  if (state_->reported) state_->timer(-1, state_->user_data);
+  if (state_->reported) state_->host.set_timer(std::nullopt);
   state_->Watch(state_->wake_fd, 0);
   close(state_->wake_fd);
 }
@@ -221,10 +203,11 @@ void ExternalDispatcher::ProcessTimers() {
   state_->RunPostedBatch();
 }
 
-int ExternalDispatcher::TimeoutMs() const {
-  if (state_->HasPosted()) return 0;
+std::optional<Duration> ExternalDispatcher::NextTimeout() const {
+  if (state_->HasPosted()) return Duration::zero();
   const std::optional<MonotonicTime> next = state_->timers.NextDeadline();
-  return next ? state_->MillisecondsUntil(*next) : -1;
+  if (!next) return std::nullopt;
+  return State::Until(*next);
 }
 
 ExternalDispatcher::CallScope::CallScope(ExternalDispatcher& dispatcher)
@@ -268,4 +251,4 @@ bool ExternalDispatcher::IsLoopThread() const {
   return std::this_thread::get_id() == state_->loop_thread;
 }
 
-}  // namespace homing::capi
+}  // namespace homing
