@@ -9,10 +9,10 @@
 #include <vector>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 
 #include "absl/strings/str_cat.h"
-#include "io/deadline.h"
 
 namespace homing::capi {
 namespace {
@@ -27,8 +27,8 @@ int ToHostEvents(uint32_t events) {
 // A homing_timer_cb timeout: whole milliseconds rounded up, -1 for none.
 int ToTimeoutMs(std::optional<Duration> timeout) {
   if (!timeout) return -1;
-  return static_cast<int>(
-      std::min<uint64_t>(internal::CeilMilliseconds(*timeout), INT_MAX));
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(*timeout).count();
+  return static_cast<int>(std::clamp<int64_t>(ms, 0, INT_MAX));
 }
 
 // The host's watch callback, of either kind (exactly one is set).
