@@ -112,6 +112,7 @@ void PendingOp::Finish() {
 
 void PendingOp::Cancel() {
   if (done.load(std::memory_order_acquire)) return;
+  cancelled.store(true, std::memory_order_release);
   Finish();
   if (on_cancel) std::exchange(on_cancel, nullptr)();
 }
@@ -288,6 +289,27 @@ homing_status homing_pending_cancel(homing_pending_t* pending) {
   std::shared_ptr<homing::capi::PendingOp> op = pending->rep;
   return OnLoop(op->loop, nullptr, [&] {
     op->Cancel();
+    return HOMING_OK;
+  });
+}
+
+homing_status homing_pending_on_cancel(homing_pending_t* pending,
+                                       homing_cancel_cb cb, void* user_data) {
+  if (pending == nullptr || cb == nullptr) return HOMING_ERR_INVALID_ARGUMENT;
+  std::shared_ptr<homing::capi::PendingOp> op = pending->rep;
+  auto on_cancel = [cb, user_data] { cb(HOMING_ERR_CANCELLED, user_data); };
+  // An operation that has ended (its loop may be gone): say so if it was
+  // cancelled, else its callback has run.
+  if (op->done.load(std::memory_order_acquire)) {
+    if (op->cancelled.load(std::memory_order_acquire)) on_cancel();
+    return HOMING_OK;
+  }
+  return OnLoop(op->loop, nullptr, [&] {
+    if (!op->done.load(std::memory_order_acquire)) {
+      op->on_cancel = on_cancel;
+    } else if (op->cancelled.load(std::memory_order_acquire)) {
+      on_cancel();
+    }
     return HOMING_OK;
   });
 }

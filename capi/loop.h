@@ -149,6 +149,7 @@ struct PendingOp {
 
   homing_loop_t* const loop;
   std::atomic<bool> done{false};
+  std::atomic<bool> cancelled{false};  // set before `done` by Cancel()
   std::unique_ptr<Cancelable> op;   // loop thread only
   PendingSet* owner = nullptr;      // loop thread only
   std::function<void()> on_cancel;  // loop thread only

@@ -395,6 +395,11 @@ HOMING_EXTERN homing_status homing_engine_stop(homing_engine_t *engine);
  * by passing a non-NULL `pending`, receives a handle). The handle is yours:
  * free it with homing_pending_free(), after the callback (even from inside
  * it) or instead of it. Passing NULL for `pending` means "I will not cancel".
+ *
+ * One cleanup path (c-ares' rule): register homing_pending_on_cancel() and
+ * exactly one of the operation's callback and the cancel callback runs,
+ * whether the operation completes, is cancelled, or ends with its object,
+ * loop or engine.
  */
 
 typedef struct homing_pending_t homing_pending_t;
@@ -408,6 +413,27 @@ typedef struct homing_pending_t homing_pending_t;
  * Since: 0.1
  */
 HOMING_EXTERN homing_status homing_pending_cancel(homing_pending_t *pending);
+
+/**
+ * homing_cancel_cb - an operation ended without its callback: @status is
+ * HOMING_ERR_CANCELLED (homing_pending_cancel(), homing_pending_free(), or
+ * the object, loop or engine it ran on shut down).
+ */
+typedef void (*homing_cancel_cb)(homing_status status, void *user_data);
+
+/**
+ * homing_pending_on_cancel() - calls @cb once if the operation ends without
+ * its callback: from inside homing_pending_cancel() / homing_pending_free(),
+ * or while its object, loop or engine shuts down (on the loop's thread). An
+ * operation cancelled before the registration gets @cb at once; one whose
+ * callback has run never gets it. A second registration replaces the first.
+ * @return HOMING_OK; HOMING_ERR_INVALID_ARGUMENT without @pending or @cb;
+ *   HOMING_ERR_WRONG_THREAD for an external loop's handle used elsewhere.
+ * Since: 0.1
+ */
+HOMING_EXTERN homing_status homing_pending_on_cancel(homing_pending_t *pending,
+                                                     homing_cancel_cb cb,
+                                                     void *user_data);
 
 /**
  * homing_pending_done() - 1 once the callback has run or the operation was

@@ -2062,6 +2062,19 @@ static void test_lookup_threads(void) {
 /* Routers                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* Counts homing_cancel_cb calls (they run on the engine thread while the
+ * test thread waits in homing_pending_cancel(), so no lock is needed). */
+typedef struct cancel_count {
+  int calls;
+  homing_status status;
+} cancel_count;
+
+static void on_cancel(homing_status status, void *user_data) {
+  cancel_count *count = user_data;
+  count->calls++;
+  count->status = status;
+}
+
 static void on_decision(const homing_decision_t *decision, void *user_data) {
   handoff *h = user_data;
   homing_decision_t *inner = NULL;
@@ -2213,6 +2226,57 @@ static void test_router_on_engine(void) {
   CHECK(homing_pending_done(pending) == 1);
   CHECK(!handoff_wait(&never, 1, 500));
   homing_pending_free(pending);
+
+  /* With a cancel callback there is one cleanup path: it runs when the
+   * operation is cancelled or shut down, never after the callback. */
+  {
+    cancel_count cancels = {0, HOMING_OK};
+    homing_router_t *doomed = NULL;
+    homing_request_set_path(request, "/join?client_id=slow-cancel",
+                            HOMING_NUL_TERMINATED);
+    CHECK_STATUS(homing_router_route(router, request, on_decision, &never,
+                                     &pending, &err),
+                 HOMING_OK);
+    CHECK(pending != NULL);
+    CHECK_STATUS(homing_pending_on_cancel(pending, on_cancel, &cancels), HOMING_OK);
+    CHECK(cancels.calls == 0);
+    homing_pending_free(pending); /* cancels */
+    CHECK(cancels.calls == 1 && cancels.status == HOMING_ERR_CANCELLED);
+    CHECK(!handoff_wait(&never, 1, 300));
+
+    /* Registered after a cancel: told at once. */
+    homing_request_set_path(request, "/join?client_id=slow-late",
+                            HOMING_NUL_TERMINATED);
+    CHECK_STATUS(homing_router_route(router, request, on_decision, &never,
+                                     &pending, &err),
+                 HOMING_OK);
+    CHECK_STATUS(homing_pending_cancel(pending), HOMING_OK);
+    CHECK_STATUS(homing_pending_on_cancel(pending, on_cancel, &cancels), HOMING_OK);
+    CHECK(cancels.calls == 2);
+    homing_pending_free(pending);
+    CHECK(cancels.calls == 2);
+    CHECK_STATUS(homing_pending_on_cancel(NULL, on_cancel, &cancels),
+                 HOMING_ERR_INVALID_ARGUMENT);
+
+    /* A router freed with the operation pending: told too. */
+    config = shared_config();
+    CHECK_STATUS(homing_router_new(homing_engine_loop(engine), config, 0, NULL,
+                                   &doomed, &err),
+                 HOMING_OK);
+    homing_config_free(config);
+    CHECK_STATUS(homing_router_wait_ready(doomed, 5000, &err), HOMING_OK);
+    homing_request_set_path(request, "/join?client_id=slow-doomed",
+                            HOMING_NUL_TERMINATED);
+    CHECK_STATUS(homing_router_route(doomed, request, on_decision, &never,
+                                     &pending, &err),
+                 HOMING_OK);
+    CHECK(pending != NULL);
+    CHECK_STATUS(homing_pending_on_cancel(pending, on_cancel, &cancels), HOMING_OK);
+    homing_router_free(doomed);
+    CHECK(cancels.calls == 3 && cancels.status == HOMING_ERR_CANCELLED);
+    homing_pending_free(pending);
+    CHECK(cancels.calls == 3);
+  }
 
   /* route_sync gives up after its timeout; the lookup goes on. */
   control("{\"delay_ms\": 600}");

@@ -211,6 +211,7 @@ NOT_WRAPPED = frozenset({
     "homing_loop_new_external2", "homing_loop_timeout_ms",
     "homing_decision_upstream_sockaddr",
     "homing_router_retry",  # mutates a decision; Python's are immutable
+    "homing_pending_on_cancel",  # futures and tasks say "cancelled" already
 })
 
 STATUS = "status"            # returns homing_status, no errmsg

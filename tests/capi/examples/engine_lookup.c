@@ -17,6 +17,11 @@ typedef struct waiter {
   char error[256];
 } waiter;
 
+/* Runs on the engine thread while homing_pending_cancel() waits for it. */
+static void on_lookup_cancelled(homing_status status, void *user_data) {
+  *(int *)user_data = status == HOMING_ERR_CANCELLED;
+}
+
 static void on_owner(const homing_lookup_result_t *result, void *user_data) {
   waiter *w = user_data;
   pthread_mutex_lock(&w->mu);
@@ -104,13 +109,16 @@ int main(void) {
   homing_lookup_size(lookup, &cached);
   printf("%zu key(s) cached after invalidation\n", cached);
 
-  /* A lookup may be cancelled: no callback follows. */
+  /* A lookup may be cancelled: no callback follows, but a cancel callback
+   * registered for it runs, so the host has one cleanup path. */
   homing_pending_t *pending = NULL;
   waiter never = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, "", ""};
   homing_lookup_owner(lookup, "456", 3, on_owner, &never, &pending, &err);
   if (pending != NULL) {
+    int cancelled = 0;
+    homing_pending_on_cancel(pending, on_lookup_cancelled, &cancelled);
     homing_pending_cancel(pending);
-    if (!homing_pending_done(pending)) return 1;
+    if (!homing_pending_done(pending) || !cancelled) return 1;
     homing_pending_free(pending);
   }
   homing_lookup_free(lookup);
