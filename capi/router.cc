@@ -421,6 +421,14 @@ homing_status homing_router_retry(homing_router_t* router,
 homing_status homing_router_misdirected(homing_router_t* router,
                                         const homing_decision_t* decision,
                                         char** errmsg) {
+  return homing_router_misdirected_to(router, decision, nullptr, 0, errmsg);
+}
+
+
+homing_status homing_router_misdirected_to(homing_router_t* router,
+                                           const homing_decision_t* decision,
+                                           const char* owner, size_t owner_len,
+                                           char** errmsg) {
   if (router == nullptr || decision == nullptr) {
     return InvalidArgument(
         errmsg, "homing_router_misdirected: router and decision are required");
@@ -428,10 +436,14 @@ homing_status homing_router_misdirected(homing_router_t* router,
   if (decision->router_id != router->id) {
     return InvalidArgument(errmsg, "the decision comes from another router");
   }
+  std::string_view new_owner;
+  if (!homing::capi::Text(owner, owner_len, &new_owner)) {
+    return InvalidArgument(errmsg, "owner is NULL but owner_len is not 0");
+  }
   homing_loop_t* loop = router->loop();
   if (loop == nullptr) return LoopGone(errmsg);
   return OnLoop(loop, errmsg, [&] {
-    router->router().Misdirected(decision->rep);
+    router->router().Misdirected(decision->rep, new_owner);
     return HOMING_OK;
   });
 }

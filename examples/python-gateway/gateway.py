@@ -200,9 +200,12 @@ class Gateway:
             decision = await self.router.route_async(routed)
             answer = await self.forward(decision, method, target, request)
             if answer[0] == 421 and decision.key:
-                # The owner moved (a membership change): forget it, ask
-                # again, and try the new owner once.
-                self.router.misdirected(decision)
+                # The owner moved (a membership change): take the new owner
+                # the 421 names (if the allow-list agrees) or ask again, and
+                # try the new owner once.
+                owner = next((v for k, v in answer[1] if k.lower() == "x-homing-owner"),
+                             None)
+                self.router.misdirected(decision, owner)
                 decision = await self.router.route_async(routed)
                 answer = await self.forward(decision, method, target, request)
         except homing.HomingError as error:  # the router is shutting down

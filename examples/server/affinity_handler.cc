@@ -60,10 +60,15 @@ void AffinityHandler::Join(ServerStream& stream, const std::string& client_id) {
   if (owner != membership_.self || membership_.self_assigned.empty()) {
     body_.assign(R"({"status":"misdirected","client_id":)");
     AppendJsonString(&body_, client_id);
+    const std::string& owner_hostport = membership_.placement->members()[owner];
     body_.append(R"(,"owner":)");
-    AppendJsonString(&body_, membership_.placement->members()[owner]);
+    AppendJsonString(&body_, owner_hostport);
     body_.push_back('}');
-    stream.SendResponse(421, kJson, body_);
+    // The proxy may go straight to the owner named here (after checking it
+    // against its allow-list) instead of asking /where again.
+    const HttpHeader headers[] = {{"content-type", "application/json"},
+                                  {"x-homing-owner", owner_hostport}};
+    stream.SendResponse(421, headers, body_);
     return;
   }
   body_.assign(R"({"assigned":)");

@@ -237,6 +237,19 @@ class AffinityLookup {
   // cached as fresh.
   virtual void Invalidate(std::string_view key) = 0;
 
+  // AffinityLookup::Redirect()
+  //
+  // The target answered 421 naming `hostport` as `key`'s owner (a
+  // membership change it already knows of). When `hostport` parses and
+  // passes the allow-list it becomes the key's cached answer, fresh as if
+  // the resolver had given it, and true is returned (counts
+  // `owner_redirect_accepted`): the next Lookup() needs no resolver. Else
+  // the key's answer is forgotten as by Invalidate() and false is returned
+  // (counts `owner_redirect_rejected`, and `hostport_rejected` for a
+  // hostport outside the allow-list). With the cache off (max_age 0) it is
+  // Invalidate().
+  virtual bool Redirect(std::string_view key, std::string_view hostport) = 0;
+
   // AffinityLookup::size()
   //
   // The number of cached keys (the cache_entries gauge).

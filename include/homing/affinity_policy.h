@@ -74,6 +74,9 @@ struct AffinityPolicy {
   std::vector<std::string> allowed_hostports;
   // Used while a key has no usable answer (resolver failing, in backoff).
   std::optional<std::string> default_target;
+  // The response header in which a target's 421 Misdirected Request may
+  // name the key's new owner (homing-server's); empty: not read.
+  std::string owner_header = "x-homing-owner";
 
   bool operator==(const AffinityPolicy&) const = default;
 };

@@ -1381,6 +1381,22 @@ HOMING_EXTERN homing_status homing_router_misdirected(
     homing_router_t *router, const homing_decision_t *decision, char **errmsg);
 
 /**
+ * homing_router_misdirected_to() - homing_router_misdirected() for a 421
+ * that names the key's new owner (homing-server's `x-homing-owner`
+ * header, the route's `owner_header`): when @owner passes the route's
+ * allow-list it becomes the key's answer and the next request goes there
+ * without asking the resolver; otherwise the resolver is asked, as by
+ * homing_router_misdirected().
+ * @owner, @owner_len: the hostport (@owner_len may be
+ *   HOMING_NUL_TERMINATED); NULL or empty: as homing_router_misdirected().
+ * @return as homing_router_report().
+ * Since: 0.1
+ */
+HOMING_EXTERN homing_status homing_router_misdirected_to(
+    homing_router_t *router, const homing_decision_t *decision,
+    const char *owner, size_t owner_len, char **errmsg);
+
+/**
  * homing_decision_copy() - an owned copy of a decision (e.g. of one passed to
  * a callback), for homing_router_report() later. NULL for NULL or when out
  * of memory.

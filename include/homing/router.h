@@ -304,13 +304,18 @@ class Router {
 
   // Router::Misdirected()
   //
-  // The target answered 421 Misdirected Request: the key's answer is
-  // forgotten so the next Route() asks the resolver again (counts
-  // `affinity.owner_misdirected`); a decision for the default target keeps
-  // its answer, and the key's failure backoff goes on. Takes the place of
-  // ReportOutcome() (the host answered: a success, and the in-flight count
-  // ends) unless the outcome was already reported.
-  void Misdirected(const RoutingDecision& decision);
+  // The target answered 421 Misdirected Request (counts
+  // `affinity.owner_misdirected`). When the answer names the key's new owner
+  // (`new_owner`, from the route's `owner_header`) and it passes the
+  // allow-list, it becomes the key's answer: the next Route() goes there
+  // without asking the resolver (AffinityLookup::Redirect()). Otherwise the
+  // key's answer is forgotten so the next Route() asks the resolver. A
+  // decision for the default target keeps its answer, and the key's failure
+  // backoff goes on. Takes the place of ReportOutcome() (the host answered:
+  // a success, and the in-flight count ends) unless the outcome was already
+  // reported.
+  void Misdirected(const RoutingDecision& decision,
+                   std::string_view new_owner = {});
 
   const RouteTable& route_table() const;
 

@@ -283,6 +283,7 @@ void WriteAffinity(JsonWriter& json, const AffinityPolicy& policy) {
   if (policy.default_target) {
     json.Key("default_target").String(*policy.default_target);
   }
+  json.Key("owner_header").String(policy.owner_header);
   json.EndObject();
 }
 

@@ -384,6 +384,8 @@ absl::StatusOr<std::shared_ptr<const AffinityPolicy>> ParseAffinityPolicy(
     }
     policy->default_target = std::move(hostport);
   }
+  HOMING_CONFIG_RETURN_IF_ERROR(object.Read("owner_header", &policy->owner_header));
+  policy->owner_header = absl::AsciiStrToLower(policy->owner_header);
   HOMING_CONFIG_RETURN_IF_ERROR(object.Finish());
   return policy;
 }

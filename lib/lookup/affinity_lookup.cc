@@ -50,6 +50,8 @@ struct LookupStats {
         lookup_coalesced(scope.Counter("lookup_coalesced")),
         lookup_overflow(scope.Counter("lookup_overflow")),
         hostport_rejected(scope.Counter("hostport_rejected")),
+        owner_redirect_accepted(scope.Counter("owner_redirect_accepted")),
+        owner_redirect_rejected(scope.Counter("owner_redirect_rejected")),
         cache_entries(scope.Gauge("cache_entries")) {}
 
   Counter& cache_hit;
@@ -62,6 +64,8 @@ struct LookupStats {
   Counter& lookup_coalesced;
   Counter& lookup_overflow;
   Counter& hostport_rejected;
+  Counter& owner_redirect_accepted;
+  Counter& owner_redirect_rejected;
   Gauge& cache_entries;
 };
 
@@ -188,6 +192,7 @@ class AffinityLookupImpl final : public AffinityLookup {
 
   Result Lookup(std::string_view key, Callback callback) override;
   void Invalidate(std::string_view key) override;
+  bool Redirect(std::string_view key, std::string_view hostport) override;
   size_t size() const override { return cache_.size(); }
   const AffinityPolicy& policy() const override { return policy_; }
 
@@ -356,6 +361,39 @@ void AffinityLookupImpl::Invalidate(std::string_view key) {
     cache_.Erase(entry);
     UpdateGauge();
   }
+}
+
+bool AffinityLookupImpl::Redirect(std::string_view key,
+                                  std::string_view hostport) {
+  if (policy_.max_age == Duration::zero() || key.size() > policy_.max_key_length) {
+    Invalidate(key);
+    return false;
+  }
+  InternedTarget* target = cache_.targets().Find(hostport);
+  if (target == nullptr) {
+    absl::StatusOr<HostPort> parsed = ParseHostPort(hostport);
+    const bool allowed = parsed.ok() && allow_list_.Allows(*parsed);
+    if (!allowed) {
+      if (parsed.ok()) stats_.hostport_rejected.Inc();
+      stats_.owner_redirect_rejected.Inc();
+      HOMING_LOG(kDebug, "affinity: 421 names \"", ToAbsl(hostport),
+                 "\", which is not an allowed owner; asking the resolver");
+      Invalidate(key);
+      return false;
+    }
+    target = cache_.targets().Intern(hostport, *std::move(parsed));
+  }
+  stats_.owner_redirect_accepted.Inc();
+  CacheEntry* entry = cache_.FindOrInsert(key);
+  cache_.SetTarget(entry, target);
+  entry->fetched_at = Ticks(dispatcher_.Now());
+  entry->backoff_until = 0;
+  entry->failures = 0;
+  entry->last_error = absl::OkStatus();
+  entry->last_failure = Failure::kNone;
+  cache_.EvictBeyondCapacity();
+  UpdateGauge();
+  return true;
 }
 
 PendingLookup* AffinityLookupImpl::StartLookup(std::string_view key,

@@ -189,7 +189,7 @@ ProxyHeadAction ProxyHandler::OnResponseHead(ProxyStream& proxy,
                                              const ResponseHeadView& head) {
   if (head.status == 421 && decision_.target != nullptr &&
       !misdirect_retried_ && proxy.replayable()) {
-    return Misdirected();
+    return Misdirected(head);
   }
   const RequestOutcome outcome = head.status >= 500
                                      ? RequestOutcome::kServerError
@@ -199,10 +199,14 @@ ProxyHeadAction ProxyHandler::OnResponseHead(ProxyStream& proxy,
   return ProxyHeadAction::kForward;
 }
 
-ProxyHeadAction ProxyHandler::Misdirected() {
+ProxyHeadAction ProxyHandler::Misdirected(const ResponseHeadView& head) {
   misdirect_retried_ = true;
   Router& router = engine_->router(listener_);
-  router.Misdirected(decision_);
+  const std::string_view owner_header =
+      decision_.route->action().affinity->owner_header;
+  router.Misdirected(decision_, owner_header.empty()
+                                    ? std::string_view()
+                                    : head.FindHeader(owner_header).value_or(""));
   Router::Result result = router.Route(
       stream_->request(),
       [this](RoutingDecision decision) { OnRouted(std::move(decision)); });

@@ -65,7 +65,7 @@ class ProxyHandler final : public RequestHandler, public ProxyCallbacks {
   void Dispatch(RoutingDecision decision);
   void RetryOnNewOwner(RoutingDecision decision);
   // Handles a 421 from the owner; returns what OnResponseHead answers.
-  ProxyHeadAction Misdirected();
+  ProxyHeadAction Misdirected(const ResponseHeadView& head);
   // Sends the request again if it can be replayed and the router retries
   // how the attempt ended (`status` for a response head, else `outcome`).
   bool RetryAfter(ProxyStream& proxy, int status, RequestOutcome outcome);

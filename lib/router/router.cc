@@ -298,12 +298,15 @@ struct Router::Impl {
   // for the default target, which no resolver named: forgetting would end
   // the key's failure backoff and send the next request to a failing
   // resolver at once.
-  bool ForgetOwner(const RoutingDecision& decision) {
+  bool ForgetOwner(const RoutingDecision& decision,
+                   std::string_view new_owner = {}) {
     if (decision.route == nullptr) return false;
     if (decision.lookup_source == LookupOutcome::Source::kDefaultTarget) return false;
     RouteTarget& target = targets[decision.route->index()];
     if (target.lookup == nullptr) return false;
-    target.lookup->Invalidate(decision.key);
+    if (new_owner.empty() || !target.lookup->Redirect(decision.key, new_owner)) {
+      target.lookup->Invalidate(decision.key);
+    }
     return true;
   }
 
@@ -432,14 +435,15 @@ bool Router::RetryAttempt(RoutingDecision& decision, int status,
   return true;
 }
 
-void Router::Misdirected(const RoutingDecision& decision) {
+void Router::Misdirected(const RoutingDecision& decision,
+                         std::string_view new_owner) {
   if (!decision.forward()) return;
   if (impl_->InFlight(decision)) {
     // The instance answered; it just no longer owns the key.
     impl_->ReportAttempt(decision, RequestOutcome::kSuccess);
     decision.in_flight.End();
   }
-  if (impl_->ForgetOwner(decision)) impl_->owner_misdirected->Inc();
+  if (impl_->ForgetOwner(decision, new_owner)) impl_->owner_misdirected->Inc();
 }
 
 const RouteTable& Router::route_table() const { return *impl_->table; }

@@ -2215,6 +2215,28 @@ static void test_router_on_engine(void) {
   CHECK(fixture_resolver_total(&resolver) == total + 1);
   homing_decision_free(first);
 
+  /* A 421 naming the new owner: taken (it passes the allow-list), so the
+   * next request goes there without the resolver; one outside it is not. */
+  first = route_sync(router, "/join?client_id=123");
+  total = fixture_resolver_total(&resolver);
+  CHECK_STATUS(homing_router_misdirected_to(router, first, FIXTURE_OWNER_0,
+                                            HOMING_NUL_TERMINATED, &err),
+               HOMING_OK);
+  homing_decision_free(first);
+  first = route_sync(router, "/join?client_id=123");
+  CHECK(homing_decision_lookup_source(first) == HOMING_SOURCE_CACHE);
+  CHECK_STR(homing_decision_authority(first), FIXTURE_OWNER_0);
+  CHECK(fixture_resolver_total(&resolver) == total);
+  CHECK_STATUS(homing_router_misdirected_to(router, first, "evil.example.com:8081",
+                                            HOMING_NUL_TERMINATED, &err),
+               HOMING_OK);
+  homing_decision_free(first);
+  first = route_sync(router, "/join?client_id=123");
+  CHECK(homing_decision_lookup_source(first) == HOMING_SOURCE_RESOLVER);
+  CHECK_STATUS(homing_router_misdirected_to(router, first, NULL, 3, &err),
+               HOMING_ERR_INVALID_ARGUMENT);
+  homing_decision_free(first);
+
   /* A cancelled route never calls back. */
   control("{\"delay_ms\": 200}");
   homing_request_set_path(request, "/join?client_id=slow", HOMING_NUL_TERMINATED);

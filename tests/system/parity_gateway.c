@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -36,8 +37,27 @@ typedef struct exchange {
   int outcome; /* a HOMING_OUTCOME_* */
   int status;  /* the response's, or the local reply's */
   const char *error;
+  char owner[256]; /* a 421's x-homing-owner, else "" */
   char body[kResponseCap];
 } exchange;
+
+/* The value of header `name` (lower case) in the response head `head`
+ * (ending at `end`), copied into `out`; "" when absent. */
+static void find_header(const char *head, const char *end, const char *name,
+                        char *out, size_t cap) {
+  const size_t name_len = strlen(name);
+  out[0] = '\0';
+  for (const char *line = strstr(head, "\r\n"); line != NULL && line < end;
+       line = strstr(line + 2, "\r\n")) {
+    const char *start = line + 2;
+    if (strncasecmp(start, name, name_len) != 0 || start[name_len] != ':') continue;
+    const char *value = start + name_len + 1;
+    while (*value == ' ') ++value;
+    const char *stop = strstr(value, "\r\n");
+    snprintf(out, cap, "%.*s", (int)(stop - value), value);
+    return;
+  }
+}
 
 static void fail(const char *what, char *err) {
   fprintf(stderr, "parity_gateway: %s: %s\n", what, err ? err : "");
@@ -86,7 +106,7 @@ static void forward(const homing_decision_t *decision, const char *target,
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   if (connect(fd, address, (socklen_t)address_len) != 0) {
     close(fd);
-    *out = (exchange){HOMING_OUTCOME_CONNECT_FAILURE, 503, "upstream_connect_failure", ""};
+    *out = (exchange){HOMING_OUTCOME_CONNECT_FAILURE, 503, "upstream_connect_failure", "", ""};
     return;
   }
   snprintf(request, sizeof request,
@@ -94,7 +114,7 @@ static void forward(const homing_decision_t *decision, const char *target,
            authority[0] ? authority : "proxy.local");
   if (send_all(fd, request, strlen(request)) != 0) {
     close(fd);
-    *out = (exchange){HOMING_OUTCOME_RESET, 503, "upstream_reset", ""};
+    *out = (exchange){HOMING_OUTCOME_RESET, 503, "upstream_reset", "", ""};
     return;
   }
   for (;;) {
@@ -105,8 +125,8 @@ static void forward(const homing_decision_t *decision, const char *target,
       const int timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
       close(fd);
       *out = timed_out
-                 ? (exchange){HOMING_OUTCOME_TIMEOUT, 504, "upstream_timeout", ""}
-                 : (exchange){HOMING_OUTCOME_RESET, 503, "upstream_reset", ""};
+                 ? (exchange){HOMING_OUTCOME_TIMEOUT, 504, "upstream_timeout", "", ""}
+                 : (exchange){HOMING_OUTCOME_RESET, 503, "upstream_reset", "", ""};
       return;
     }
   }
@@ -115,12 +135,13 @@ static void forward(const homing_decision_t *decision, const char *target,
   const char *body = strstr(response, "\r\n\r\n");
   int status = 0;
   if (sscanf(response, "HTTP/1.%*d %d", &status) != 1 || body == NULL) {
-    *out = (exchange){HOMING_OUTCOME_RESET, 503, "upstream_reset", ""};
+    *out = (exchange){HOMING_OUTCOME_RESET, 503, "upstream_reset", "", ""};
     return;
   }
   out->outcome = status >= 500 ? HOMING_OUTCOME_SERVER_ERROR : HOMING_OUTCOME_SUCCESS;
   out->status = status;
   out->error = "";
+  find_header(response, body, "x-homing-owner", out->owner, sizeof out->owner);
   snprintf(out->body, sizeof out->body, "%s", body + 4);
 }
 
@@ -158,8 +179,10 @@ static void handle(homing_router_t *router, homing_request_t *request,
     forward(decision, target, &result);
     homing_decision_key(decision, &key_len);
     if (result.status == 421 && key_len > 0) {
-      /* The owner moved: forget it, ask again, try the new owner once. */
-      homing_router_misdirected(router, decision, &err);
+      /* The owner moved: take the owner the 421 names (the router checks
+       * it against the allow-list) or ask again; try the new owner once. */
+      homing_router_misdirected_to(router, decision, result.owner,
+                                   HOMING_NUL_TERMINATED, &err);
       homing_decision_free(decision);
       decision = route(router, request, target);
       if (homing_decision_forward(decision)) forward(decision, target, &result);

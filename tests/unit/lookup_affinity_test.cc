@@ -751,6 +751,43 @@ TEST_CASE("Invalidate forgets an answer") {
   CHECK(f.Now("other").target->hostport == Owner(1));
 }
 
+TEST_CASE("Redirect takes the owner a 421 names, if the allow-list does") {
+  Fixture f;
+  f.Prime("k", Owner(1));
+  const size_t asked = f.transport->size();
+
+  CHECK(f.lookup->Redirect("k", Owner(2)));
+  LookupOutcome moved = f.Now("k");
+  CHECK(moved.source == LookupOutcome::Source::kCache);
+  CHECK(moved.target->hostport == Owner(2));
+  CHECK(f.transport->size() == asked);  // no resolver request
+  CHECK(f.Count("owner_redirect_accepted") == 1);
+
+  // A key not cached yet is cached by it too.
+  CHECK(f.lookup->Redirect("new", Owner(0)));
+  CHECK(f.Now("new").target->hostport == Owner(0));
+
+  // Outside the allow-list, or not a hostport: forgotten, asked again.
+  CHECK_FALSE(f.lookup->Redirect("k", "evil.example.com:8081"));
+  CHECK(f.Count("owner_redirect_rejected") == 1);
+  CHECK(f.Count("hostport_rejected") == 1);
+  CHECK_FALSE(f.lookup->Redirect("new", "no-port"));
+  CHECK(f.Count("owner_redirect_rejected") == 2);
+  Recorder recorder;
+  auto handle = f.Wait("k", recorder);
+  CHECK(f.transport->size() == asked + 1);
+}
+
+TEST_CASE("Redirect with the cache off is Invalidate") {
+  AffinityPolicy policy = DefaultPolicy();
+  policy.max_age = Duration::zero();
+  policy.stale_age = Duration::zero();
+  Fixture f(policy);
+  CHECK_FALSE(f.lookup->Redirect("k", Owner(2)));
+  CHECK(f.lookup->size() == 0);
+  CHECK(f.Count("owner_redirect_accepted") == 0);
+}
+
 TEST_CASE("Invalidate forgets failure backoff too") {
   Fixture f;
   Recorder recorder;

@@ -404,6 +404,8 @@ _fn("router_route_sync", c_int, [router_p, request_p, c_int,
                                  POINTER(decision_p), errmsg_p], M)
 _fn("router_report", c_int, [router_p, decision_p, c_int, errmsg_p], M)
 _fn("router_misdirected", c_int, [router_p, decision_p, errmsg_p], M)
+_fn("router_misdirected_to", c_int, [router_p, decision_p, c_char_p, c_size_t,
+                                     errmsg_p], M)
 _fn("decision_copy", decision_p, [decision_p], NEW)
 _fn("decision_free", None, [decision_p])
 _fn("decision_forward", c_int, [decision_p])

@@ -34,7 +34,7 @@ from ctypes import byref, c_size_t
 from typing import Any, Callable, Optional, Union
 
 from . import _ffi
-from ._ffi import Handle, decode, lib, milliseconds
+from ._ffi import Handle, Text, decode, encode, lib, milliseconds
 from .balancer import Outcome
 from .config import Config, Request
 from .engine import AsyncWait, Engine, EngineObject, Pending, decision_trampoline, start
@@ -141,10 +141,16 @@ class _Feedback:
         a decision of another router."""
         lib.router_report(self._ref, decision._ref, int(outcome))
 
-    def misdirected(self, decision: Decision) -> None:
+    def misdirected(self, decision: Decision, owner: Optional[Text] = None) -> None:
         """The target answered 421 Misdirected Request: the next request for
-        the decision's key asks the resolver again."""
-        lib.router_misdirected(self._ref, decision._ref)
+        the decision's key asks the resolver again, or, when the 421 named
+        the new owner (`owner`, from its ``x-homing-owner`` header) and that
+        hostport passes the route's allow-list, goes there directly."""
+        if owner is None:
+            lib.router_misdirected(self._ref, decision._ref)
+            return
+        data = encode(owner, "owner")
+        lib.router_misdirected_to(self._ref, decision._ref, data, len(data))
 
 
 class Router(_Feedback, EngineObject):

@@ -98,8 +98,17 @@ int main(void) {
   }
   homing_decision_free(s.decision);
 
-  /* The owner answered 421 Misdirected Request: ask the resolver again. */
-  homing_router_misdirected(router, first, &err);
+  /* The owner answered 421 Misdirected Request. homing-server names the
+   * new owner in an x-homing-owner header: passed on, the next request goes
+   * there without a lookup (if the allow-list agrees). Without one, the
+   * resolver is asked again. */
+  const char *named_owner = NULL; /* here: the 421 had no such header */
+  if (named_owner != NULL) {
+    homing_router_misdirected_to(router, first, named_owner, HOMING_NUL_TERMINATED,
+                                 &err);
+  } else {
+    homing_router_misdirected(router, first, &err);
+  }
   homing_decision_free(first);
 
   /* A load-balanced route: report how the request went. Its retry_policy
