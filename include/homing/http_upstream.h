@@ -97,6 +97,19 @@ enum class UpstreamResetReason {
 // "connection_closed", "protocol_error", "timeout", "write_error".
 std::string_view UpstreamResetReasonName(UpstreamResetReason reason);
 
+// IsKeepAliveRace()
+//
+// The one resend rule for idle keep-alive connections: an exchange that
+// failed with `reason` on a reused connection (UpstreamConnection::reused())
+// before any byte of a response may be sent once more, on a fresh
+// connection. The upstream closed the idle connection as the request
+// arrived, so it cannot have processed it (RFC 9112 section 9.3.1). A
+// timeout or a malformed response never qualifies: the upstream got the
+// request. That the request is safe to send twice (idempotent, body kept)
+// and is resent only once is the caller's to ensure.
+bool IsKeepAliveRace(bool reused_connection, UpstreamResetReason reason,
+                     bool response_started);
+
 // UpstreamResponseCallbacks
 //
 // Events of one exchange on an `UpstreamConnection`. Exactly one of

@@ -330,7 +330,7 @@ void ProxyStream::OnUpstreamReset(UpstreamResetReason reason,
   if (!response_started_) {
     // A keep-alive race: the upstream closed the reused connection as the
     // request went out. Safe to send once more if nothing was processed.
-    if (!timeout && !response_started && attempt_on_reused_connection_ &&
+    if (IsKeepAliveRace(attempt_on_reused_connection_, reason, response_started) &&
         options_.retry_reused_connection_reset && !automatic_retry_used_ &&
         replayable() && IsIdempotent(downstream_->request().method)) {
       automatic_retry_used_ = true;

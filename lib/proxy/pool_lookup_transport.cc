@@ -96,7 +96,8 @@ class PoolLookupRequest final : public Cancelable,
   }
   void OnUpstreamReset(UpstreamResetReason reason, bool response_started) override {
     connection_ = nullptr;
-    if (on_reused_connection_ && !response_started && !retried_) {
+    if (IsKeepAliveRace(on_reused_connection_, reason, response_started) &&
+        !retried_) {
       // Most likely the resolver closed the idle connection as the request
       // went out: once more on a fresh one, within the same timeout.
       retried_ = true;

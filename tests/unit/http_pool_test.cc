@@ -504,3 +504,21 @@ TEST_CASE("destroying the pools fails waiting requests and open exchanges") {
 
 }  // namespace
 }  // namespace homing
+
+namespace homing {
+namespace {
+
+TEST_CASE("only a reused connection closed before any response is a keep-alive race") {
+  using Reason = UpstreamResetReason;
+  CHECK(IsKeepAliveRace(true, Reason::kConnectionClosed, false));
+  CHECK(IsKeepAliveRace(true, Reason::kWriteError, false));
+  // The upstream got the request: it may be working on it, or answered.
+  CHECK_FALSE(IsKeepAliveRace(true, Reason::kTimeout, false));
+  CHECK_FALSE(IsKeepAliveRace(true, Reason::kProtocolError, false));
+  CHECK_FALSE(IsKeepAliveRace(true, Reason::kConnectionClosed, true));
+  // A fresh connection that fails says something about the upstream.
+  CHECK_FALSE(IsKeepAliveRace(false, Reason::kConnectionClosed, false));
+}
+
+}  // namespace
+}  // namespace homing
