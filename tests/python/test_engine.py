@@ -98,6 +98,21 @@ class RouterTest(EngineTestCase):
                          (self.owner_address(1), Source.RESOLVER))
         self.assertEqual(fixture.resolver_total(), 2)
 
+    def test_misdirected_naming_the_owner_skips_the_resolver(self):
+        fixture.control(mapping={"n": OWNER.format(0)})
+        first = self.router.route(self.request("/join?client_id=n"))
+        asked = fixture.resolver_total()
+        self.router.misdirected(first, OWNER.format(1))
+        moved = self.router.route(self.request("/join?client_id=n"))
+        self.assertEqual((moved.upstream, moved.lookup_source),
+                         (self.owner_address(1), Source.CACHE))
+        self.assertEqual(fixture.resolver_total(), asked)
+        # A named owner outside the allow-list is not taken.
+        self.router.misdirected(moved, "evil.example.com:8081")
+        again = self.router.route(self.request("/join?client_id=n"))
+        self.assertEqual((again.upstream, again.lookup_source),
+                         (self.owner_address(0), Source.RESOLVER))
+
     def test_route_async_decides_many_requests_at_once(self):
         # Not more at once: resolver_server.py listens with a backlog of 5.
         keys = [f"client-{i}" for i in range(4)]
