@@ -161,12 +161,31 @@ bool WaitFor(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
   return cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), done);
 }
 
+// Runs `fn` on `router`'s loop for one of its decisions, after the checks
+// every call that takes a decision back shares (`what` names the call).
+template <typename Fn>
+homing_status OnDecisionLoop(homing_router_t* router,
+                             const homing_decision_t* decision,
+                             const char* what, char** errmsg, Fn fn) {
+  if (router == nullptr || decision == nullptr) {
+    return InvalidArgument(
+        errmsg, absl::StrCat(what, ": router and decision are required"));
+  }
+  if (decision->router_id != router->id) {
+    return InvalidArgument(errmsg, "the decision comes from another router");
+  }
+  homing_loop_t* loop = router->loop();
+  if (loop == nullptr) return LoopGone(errmsg);
+  return OnLoop(loop, errmsg, fn);
+}
+
 }  // namespace
 }  // namespace homing::capi
 
 using homing::capi::Guard;
 using homing::capi::InvalidArgument;
 using homing::capi::LoopGone;
+using homing::capi::OnDecisionLoop;
 using homing::capi::OnLoop;
 using homing::capi::SaveError;
 
@@ -375,19 +394,10 @@ homing_status homing_router_route_sync(homing_router_t* router,
 homing_status homing_router_report(homing_router_t* router,
                                    const homing_decision_t* decision,
                                    int outcome, char** errmsg) {
-  if (router == nullptr || decision == nullptr) {
-    return InvalidArgument(
-        errmsg, "homing_router_report: router and decision are required");
-  }
-  if (decision->router_id != router->id) {
-    return InvalidArgument(errmsg, "the decision comes from another router");
-  }
   absl::StatusOr<homing::RequestOutcome> parsed =
       homing::capi::ToRequestOutcome(outcome);
   if (!parsed.ok()) return SaveError(errmsg, parsed.status());
-  homing_loop_t* loop = router->loop();
-  if (loop == nullptr) return LoopGone(errmsg);
-  return OnLoop(loop, errmsg, [&] {
+  return OnDecisionLoop(router, decision, "homing_router_report", errmsg, [&] {
     router->router().ReportOutcome(decision->rep, *parsed);
     return HOMING_OK;
   });
@@ -396,20 +406,14 @@ homing_status homing_router_report(homing_router_t* router,
 homing_status homing_router_retry(homing_router_t* router,
                                   homing_decision_t* decision, int status,
                                   int outcome, int* retry, char** errmsg) {
-  if (retry != nullptr) *retry = 0;
-  if (router == nullptr || decision == nullptr || retry == nullptr) {
-    return InvalidArgument(
-        errmsg, "homing_router_retry: router, decision and retry are required");
+  if (retry == nullptr) {
+    return InvalidArgument(errmsg, "homing_router_retry: retry is required");
   }
-  if (decision->router_id != router->id) {
-    return InvalidArgument(errmsg, "the decision comes from another router");
-  }
+  *retry = 0;
   absl::StatusOr<homing::RequestOutcome> parsed =
       homing::capi::ToRequestOutcome(outcome);
   if (!parsed.ok()) return SaveError(errmsg, parsed.status());
-  homing_loop_t* loop = router->loop();
-  if (loop == nullptr) return LoopGone(errmsg);
-  return OnLoop(loop, errmsg, [&] {
+  return OnDecisionLoop(router, decision, "homing_router_retry", errmsg, [&] {
     if (router->router().RetryAttempt(decision->rep, status, *parsed)) {
       decision->upstream = decision->rep.upstream.ToString();
       *retry = 1;
@@ -424,25 +428,15 @@ homing_status homing_router_misdirected(homing_router_t* router,
   return homing_router_misdirected_to(router, decision, nullptr, 0, errmsg);
 }
 
-
 homing_status homing_router_misdirected_to(homing_router_t* router,
                                            const homing_decision_t* decision,
                                            const char* owner, size_t owner_len,
                                            char** errmsg) {
-  if (router == nullptr || decision == nullptr) {
-    return InvalidArgument(
-        errmsg, "homing_router_misdirected: router and decision are required");
-  }
-  if (decision->router_id != router->id) {
-    return InvalidArgument(errmsg, "the decision comes from another router");
-  }
   std::string_view new_owner;
   if (!homing::capi::Text(owner, owner_len, &new_owner)) {
     return InvalidArgument(errmsg, "owner is NULL but owner_len is not 0");
   }
-  homing_loop_t* loop = router->loop();
-  if (loop == nullptr) return LoopGone(errmsg);
-  return OnLoop(loop, errmsg, [&] {
+  return OnDecisionLoop(router, decision, "homing_router_misdirected", errmsg, [&] {
     router->router().Misdirected(decision->rep, new_owner);
     return HOMING_OK;
   });
