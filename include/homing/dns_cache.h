@@ -73,13 +73,32 @@ struct DnsAnswer {
   Duration ttl{0};  // smallest record TTL; 0 when unknown
 };
 
+// DnsSrvRecord / DnsSrvAnswer
+//
+// The SRV records of a service name (RFC 2782): `target` without the
+// trailing dot.
+struct DnsSrvRecord {
+  std::string target;
+  uint16_t port = 0;
+  uint16_t priority = 0;
+  uint16_t weight = 0;
+};
+struct DnsSrvAnswer {
+  absl::Status status;  // as DnsAnswer's
+  std::vector<DnsSrvRecord> records;
+};
+
 // DnsResolver
 //
-// One name → addresses, asynchronously. `CreateAres()` is the real one;
-// tests may script their own.
+// One name → addresses, asynchronously; also SRV records and reverse
+// (PTR) names, which service discovery uses. `CreateAres()` is the real
+// one; tests may script their own.
 class DnsResolver {
  public:
   using Callback = std::function<void(DnsAnswer answer)>;
+  using SrvCallback = std::function<void(DnsSrvAnswer answer)>;
+  // The name an address's PTR record gives, without the trailing dot.
+  using NameCallback = std::function<void(absl::StatusOr<std::string> name)>;
   virtual ~DnsResolver() = default;
 
   // DnsResolver::Resolve()
@@ -91,6 +110,16 @@ class DnsResolver {
   virtual std::unique_ptr<Cancelable> Resolve(std::string_view name,
                                               DnsLookupFamily family,
                                               Callback callback) = 0;
+
+  // DnsResolver::ResolveSrv() / ReverseLookup()
+  //
+  // As Resolve(), for the SRV records of `name` and the PTR name of
+  // `address`. A resolver that cannot (the default) answers Unimplemented at
+  // once, without a handle.
+  virtual absl::StatusOr<std::unique_ptr<Cancelable>> ResolveSrv(
+      std::string_view name, SrvCallback callback);
+  virtual absl::StatusOr<std::unique_ptr<Cancelable>> ReverseLookup(
+      const SocketAddress& address, NameCallback callback);
 
   // DnsResolver::CreateAres()
   //

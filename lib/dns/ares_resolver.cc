@@ -10,6 +10,7 @@
 #include "dns/ares_resolver.h"
 
 #include <ares.h>
+#include <netdb.h>
 
 #include <algorithm>
 #include <cassert>
@@ -218,14 +219,9 @@ class AresResolver final : public DnsResolver {
                                       DnsLookupFamily family,
                                       Callback callback) override {
     assert(dispatcher_.IsLoopThread());
-    auto query = std::make_shared<Query>();
-    query->name = std::string(name);
+    std::shared_ptr<Query> query = NewQuery(name);
     query->family = family;
     query->callback = std::move(callback);
-    if (query_timeout_ > Duration::zero()) {
-      query->deadline = deadlines_.emplace(dispatcher_.Now() + query_timeout_, query);
-      query->has_deadline = true;
-    }
 
     // An IP literal is its own answer. (c-ares 1.18 would send an AF_UNSPEC
     // lookup of an IPv4 literal to the DNS server.)
@@ -250,14 +246,54 @@ class AresResolver final : public DnsResolver {
     return std::make_unique<Handle>(query);
   }
 
+  absl::StatusOr<std::unique_ptr<Cancelable>> ResolveSrv(
+      std::string_view name, SrvCallback callback) override {
+    assert(dispatcher_.IsLoopThread());
+    std::shared_ptr<Query> query = NewQuery(name);
+    query->srv_callback = std::move(callback);
+    ares_query(channel_, query->name.c_str(), /*C_IN=*/1, /*T_SRV=*/33,
+               &AresResolver::OnSrv, new QueryRef{this, query});
+    RearmTimer();
+    return std::make_unique<Handle>(query);
+  }
+
+  absl::StatusOr<std::unique_ptr<Cancelable>> ReverseLookup(
+      const SocketAddress& address, NameCallback callback) override {
+    assert(dispatcher_.IsLoopThread());
+    std::shared_ptr<Query> query = NewQuery(address.ToString());
+    query->name_callback = std::move(callback);
+    const sockaddr* raw = address.sockaddr_ptr();
+    const void* ip = raw->sa_family == AF_INET
+                         ? static_cast<const void*>(
+                               &reinterpret_cast<const sockaddr_in*>(raw)->sin_addr)
+                         : static_cast<const void*>(
+                               &reinterpret_cast<const sockaddr_in6*>(raw)->sin6_addr);
+    const int length = raw->sa_family == AF_INET ? sizeof(in_addr) : sizeof(in6_addr);
+    ares_gethostbyaddr(channel_, ip, length, raw->sa_family,
+                       &AresResolver::OnHostByAddr, new QueryRef{this, query});
+    RearmTimer();
+    return std::make_unique<Handle>(query);
+  }
+
  private:
+  // One query of any kind: exactly one callback is set until the query is
+  // answered or cancelled.
   struct Query {
     std::string name;
     DnsLookupFamily family = DnsLookupFamily::kAuto;
-    Callback callback;  // empty once cancelled or answered
+    Callback callback;
+    SrvCallback srv_callback;
+    NameCallback name_callback;
     bool done = false;  // answered (or timed out); late c-ares results ignored
     bool has_deadline = false;
     std::multimap<MonotonicTime, std::shared_ptr<Query>>::iterator deadline;
+
+    bool waiting() const { return callback || srv_callback || name_callback; }
+    void Cancel() {
+      callback = nullptr;
+      srv_callback = nullptr;
+      name_callback = nullptr;
+    }
   };
 
   // The `arg` c-ares hands back to OnAddrinfo(); freed there.
@@ -269,7 +305,7 @@ class AresResolver final : public DnsResolver {
   class Handle final : public Cancelable {
    public:
     explicit Handle(std::shared_ptr<Query> query) : query_(std::move(query)) {}
-    ~Handle() override { query_->callback = nullptr; }
+    ~Handle() override { query_->Cancel(); }
 
    private:
     std::shared_ptr<Query> query_;
@@ -312,6 +348,58 @@ class AresResolver final : public DnsResolver {
     ref->resolver->Complete(ref->query, std::move(answer));
   }
 
+  static void OnSrv(void* arg, int status, int /*timeouts*/, unsigned char* abuf,
+                    int alen) {
+    std::unique_ptr<QueryRef> ref(static_cast<QueryRef*>(arg));
+    if (status == ARES_EDESTRUCTION || ref->query->done) return;
+    DnsSrvAnswer answer;
+    ares_srv_reply* reply = nullptr;
+    if (status == ARES_SUCCESS) status = ares_parse_srv_reply(abuf, alen, &reply);
+    if (status == ARES_SUCCESS) {
+      for (const ares_srv_reply* r = reply; r != nullptr; r = r->next) {
+        std::string_view target = r->host;
+        if (!target.empty() && target.back() == '.') target.remove_suffix(1);
+        answer.records.push_back(
+            {std::string(target), r->port, r->priority, r->weight});
+      }
+      ares_free_data(reply);
+    } else {
+      answer.status = AresStatusToStatus(status, ref->query->name);
+    }
+    ref->resolver->Deliver(ref->query, [answer = std::move(answer)](Query& query) mutable {
+      std::exchange(query.srv_callback, nullptr)(std::move(answer));
+    });
+  }
+
+  static void OnHostByAddr(void* arg, int status, int /*timeouts*/,
+                           hostent* host) {
+    std::unique_ptr<QueryRef> ref(static_cast<QueryRef*>(arg));
+    if (status == ARES_EDESTRUCTION || ref->query->done) return;
+    absl::StatusOr<std::string> name;
+    if (status == ARES_SUCCESS && host != nullptr && host->h_name != nullptr) {
+      std::string_view text = host->h_name;
+      if (!text.empty() && text.back() == '.') text.remove_suffix(1);
+      name = std::string(text);
+    } else {
+      name = AresStatusToStatus(status == ARES_SUCCESS ? ARES_ENODATA : status,
+                                ref->query->name);
+    }
+    ref->resolver->Deliver(ref->query, [name = std::move(name)](Query& query) mutable {
+      std::exchange(query.name_callback, nullptr)(std::move(name));
+    });
+  }
+
+  // A query for `name`, with its deadline when queries have one.
+  std::shared_ptr<Query> NewQuery(std::string_view name) {
+    auto query = std::make_shared<Query>();
+    query->name = std::string(name);
+    if (query_timeout_ > Duration::zero()) {
+      query->deadline = deadlines_.emplace(dispatcher_.Now() + query_timeout_, query);
+      query->has_deadline = true;
+    }
+    return query;
+  }
+
   void OnSocketReady(int fd, uint32_t ready) {
     ares_process_fd(channel_, (ready & kFdRead) ? fd : ARES_SOCKET_BAD,
                     (ready & kFdWrite) ? fd : ARES_SOCKET_BAD);
@@ -331,26 +419,47 @@ class AresResolver final : public DnsResolver {
       absl::Status status = absl::DeadlineExceededError(absl::StrCat(
           "DNS lookup of \"", query->name, "\" timed out after ",
           absl::FormatDuration(absl::FromChrono(query_timeout_))));
-      DnsAnswer answer;
-      answer.status = std::move(status);
-      Complete(query, std::move(answer));
+      Fail(query, std::move(status));
     }
   }
 
-  // Marks `query` answered and posts its callback, unless it was cancelled.
+  // Answers `query`, whatever its kind, with the failure `status`.
+  void Fail(const std::shared_ptr<Query>& query, absl::Status status) {
+    Deliver(query, [status = std::move(status)](Query& waiting) mutable {
+      if (waiting.callback) {
+        DnsAnswer answer;
+        answer.status = std::move(status);
+        std::exchange(waiting.callback, nullptr)(std::move(answer));
+      } else if (waiting.srv_callback) {
+        DnsSrvAnswer answer;
+        answer.status = std::move(status);
+        std::exchange(waiting.srv_callback, nullptr)(std::move(answer));
+      } else {
+        std::exchange(waiting.name_callback, nullptr)(std::move(status));
+      }
+    });
+  }
+
   void Complete(const std::shared_ptr<Query>& query, DnsAnswer answer) {
+    Deliver(query, [answer = std::move(answer)](Query& waiting) mutable {
+      std::exchange(waiting.callback, nullptr)(std::move(answer));
+    });
+  }
+
+  // Marks `query` answered and posts `deliver` (which calls its callback),
+  // unless the query is cancelled by then.
+  template <typename Deliverer>
+  void Deliver(const std::shared_ptr<Query>& query, Deliverer deliver) {
     query->done = true;
     if (query->has_deadline) {
       deadlines_.erase(query->deadline);
       query->has_deadline = false;
     }
-    if (!query->callback) return;
+    if (!query->waiting()) return;
     dispatcher_.Post([alive = std::weak_ptr<bool>(alive_), query,
-                      answer = std::move(answer)]() mutable {
-      if (alive.expired() || !query->callback) return;
-      Callback callback = std::move(query->callback);
-      query->callback = nullptr;
-      callback(std::move(answer));
+                      deliver = std::move(deliver)]() mutable {
+      if (alive.expired() || !query->waiting()) return;
+      deliver(*query);
     });
   }
 
@@ -385,6 +494,18 @@ class AresResolver final : public DnsResolver {
 
 }  // namespace
 }  // namespace internal
+
+absl::StatusOr<std::unique_ptr<Cancelable>> DnsResolver::ResolveSrv(
+    std::string_view name, SrvCallback) {
+  return absl::UnimplementedError(absl::StrCat(
+      "this DNS resolver cannot look up SRV records (of \"", internal::ToAbsl(name), "\")"));
+}
+
+absl::StatusOr<std::unique_ptr<Cancelable>> DnsResolver::ReverseLookup(
+    const SocketAddress& address, NameCallback) {
+  return absl::UnimplementedError(absl::StrCat(
+      "this DNS resolver cannot look up PTR records (of ", address.ToString(), ")"));
+}
 
 absl::StatusOr<std::unique_ptr<DnsResolver>> DnsResolver::CreateAres(
     Dispatcher& dispatcher, const DnsResolverConfig& config,
