@@ -20,7 +20,7 @@ namespace homing::proxy_internal {
 
 struct WorkerCore {
   WorkerCore(LibuvDispatcher& loop_dispatcher, AccessLog* sink)
-      : dispatcher(loop_dispatcher), access_log(loop_dispatcher.loop(), sink) {}
+      : dispatcher(loop_dispatcher), access_log(loop_dispatcher, sink) {}
 
   // WorkerCore::Retire()
   //
