@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <memory>
@@ -170,6 +172,61 @@ TEST_CASE("pool: a response timeout fails the exchange exactly at its deadline")
   CHECK(*exchange.reset == UpstreamResetReason::kTimeout);
   CHECK_FALSE(exchange.reset_after_head);
   CHECK(store.Counter("u.upstream_rq_timeout").value() == 1);
+}
+
+// A listener whose accept queue is full: Linux drops further SYNs, so a
+// connection attempt to it stays in progress.
+class FullListener {
+ public:
+  FullListener() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    const SocketAddress bind_address = Loopback("127.0.1.94");
+    REQUIRE(bind(fd_, bind_address.sockaddr_ptr(),
+                 bind_address.sockaddr_len()) == 0);
+    REQUIRE(listen(fd_, 0) == 0);
+    sockaddr_storage storage{};
+    socklen_t length = sizeof(storage);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&storage), &length);
+    address =
+        *SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage));
+    filler_ = std::make_unique<RawClient>(address);  // the one queue slot
+  }
+  ~FullListener() {
+    filler_.reset();
+    close(fd_);
+  }
+
+  SocketAddress address;
+
+ private:
+  int fd_ = -1;
+  std::unique_ptr<RawClient> filler_;
+};
+
+TEST_CASE("pool: connect_timeout fails a connection attempt exactly at its deadline") {
+  FullListener upstream;
+  ManualDispatcher dispatcher;
+  StatsStore store;
+  StatsScope scope = store.Scope("u.");
+  ConnectionPoolOptions options;
+  options.connect_timeout = seconds(3);
+  std::unique_ptr<UpstreamPools> pools =
+      UpstreamPools::Create(dispatcher, options, &scope);
+  TimedExchange exchange(seconds(60));
+  exchange.pending = pools->Get(upstream.address).NewStream(exchange);
+  dispatcher.RunUntilIdle();
+
+  dispatcher.AdvanceBy(seconds(3) - kOneTick);
+  dispatcher.RunUntilIdle();
+  CHECK_FALSE(exchange.failure.has_value());
+  CHECK(store.Counter("u.upstream_cx_connect_timeout").value() == 0);
+
+  dispatcher.AdvanceBy(kOneTick);
+  dispatcher.RunUntilIdle();
+  REQUIRE(exchange.failure.has_value());
+  CHECK(*exchange.failure == PoolFailureReason::kTimeout);
+  CHECK(store.Counter("u.upstream_cx_connect_timeout").value() == 1);
 }
 
 TEST_CASE("pool: an idle connection closes exactly at idle_timeout") {
