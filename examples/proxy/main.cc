@@ -228,7 +228,7 @@ int Main(int argc, char** argv) {
   sources.config_dump = [&app] { return ConfigDump(*app.proxy->config()); };
   const SocketAddressSpec& admin_spec = shared_config->admin.address;
   auto admin = AdminServer::Create(
-      app.dispatcher->loop(),
+      *app.dispatcher,
       *SocketAddress::FromIp(admin_spec.address, admin_spec.port),
       std::move(sources));
   if (!admin.ok()) {

@@ -259,7 +259,7 @@ int Main(int argc, char** argv) {
 
   HttpServerOptions options;
   options.listen_address = app.config.listen;
-  auto server = HttpServer::Create(loop, options, [&app] {
+  auto server = HttpServer::Create(*app.dispatcher, options, [&app] {
     return std::make_unique<AffinityHandler>(app.membership, stdout);
   });
   if (!server.ok()) {

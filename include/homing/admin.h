@@ -20,8 +20,10 @@
 // mutations), 400 `bad_request` for a bad query (unknown format, a filter
 // that is not a valid regex).
 //
-// What the endpoints show comes from `AdminSources`, callbacks that the
-// admin listener calls on its own loop thread when a request arrives. The
+// The listener is an `HttpServer`, so it runs on any `homing::Dispatcher`
+// (homing/dispatcher.h). What the endpoints show comes from `AdminSources`,
+// callbacks that the admin listener calls on its dispatcher's loop thread when
+// a request arrives. The
 // cluster view is plain data (`ClusterStatus`), collected on each worker
 // with `DescribeCluster()` and combined with `MergeClusterStatus()`, so an
 // embedder with any threading model can feed it.
@@ -33,12 +35,12 @@
 //   sources.state = [&] { return proxy->state(); };
 //   sources.clusters = [&] { return proxy->Clusters(); };
 //   sources.config_dump = [&] { return homing::DumpConfigJson(*config); };
-//   auto admin = homing::AdminServer::Create(dispatcher->loop(),
+//   auto admin = homing::AdminServer::Create(*dispatcher,
 //       *homing::SocketAddress::Parse("127.0.0.1:9901"), std::move(sources));
 //   // curl 127.0.0.1:9901/clusters
 //   // resolver::127.0.1.10:8081::rq_total::12
 //
-// Thread safety: `AdminServer` belongs to the thread running its loop;
+// Thread safety: `AdminServer` belongs to its dispatcher's loop thread;
 // `DescribeCluster()` / `DescribeHost()` read a cluster on its own thread;
 // the rendering and handling functions are pure.
 
@@ -55,10 +57,9 @@
 
 #include "absl/status/statusor.h"
 #include "homing/address.h"
+#include "homing/dispatcher.h"
 #include "homing/stats.h"
 #include "homing/upstream.h"
-
-struct uv_loop_s;
 
 namespace homing {
 
@@ -165,10 +166,10 @@ class AdminServer {
   // own HTTP stats go under "http.admin.". UnavailableError when the address
   // cannot be bound.
   static absl::StatusOr<std::unique_ptr<AdminServer>> Create(
-      uv_loop_s* loop, const SocketAddress& address, AdminSources sources);
+      Dispatcher& dispatcher, const SocketAddress& address,
+      AdminSources sources);
 
-  // Closes the listener and its connections (sockets finish closing the
-  // next time the loop runs).
+  // Closes the listener and its connections.
   ~AdminServer();
 
   AdminServer(const AdminServer&) = delete;

@@ -1,8 +1,12 @@
 // File: homing/http_server.h
 //
-// An HTTP/1.1 server on a libuv loop, parsed with llhttp. `HttpServer` listens
-// on one address (SO_REUSEPORT, so N workers can each run a server with a loop
-// of their own on the same address) and gives every accepted connection a
+// An HTTP/1.1 server on any `homing::Dispatcher` (homing/dispatcher.h: a
+// `LibuvDispatcher`, a host's own loop, or a `ManualDispatcher` whose virtual
+// clock drives the timeouts in tests), parsed with llhttp. Sockets are
+// non-blocking and watched through the dispatcher; every timeout runs on its
+// `Now()` clock and timers. `HttpServer` listens on one address (SO_REUSEPORT,
+// so N workers can each run a server with a dispatcher of their own on the
+// same address) and gives every accepted connection a
 // `RequestHandler` from a factory. The handler sees one `ServerStream` at a
 // time: requests on a keep-alive connection, pipelined or not, are handed out
 // one after another and answered in order; the next request is parsed only
@@ -95,11 +99,11 @@
 //   homing::HttpServerOptions options;
 //   options.listen_address = *homing::SocketAddress::Parse("127.0.0.1:8081");
 //   auto server = homing::HttpServer::Create(
-//       dispatcher.loop(), options, [] { return std::make_unique<Hello>(); });
+//       dispatcher, options, [] { return std::make_unique<Hello>(); });
 //
-// Thread safety: a server, its connections and streams belong to the thread
-// that runs their loop; create, use and destroy them there. Never destroy the
-// server from inside one of its callbacks.
+// Thread safety: a server, its connections and streams belong to their
+// dispatcher's loop thread; create, use and destroy them there. Never destroy
+// the server from inside one of its callbacks.
 
 #ifndef HOMING_HTTP_SERVER_H_
 #define HOMING_HTTP_SERVER_H_
@@ -115,11 +119,10 @@
 #include "absl/status/statusor.h"
 #include "homing/address.h"
 #include "homing/clock.h"
+#include "homing/dispatcher.h"
 #include "homing/http_message.h"
 #include "homing/request.h"
 #include "homing/stats.h"
-
-struct uv_loop_s;
 
 namespace homing {
 
@@ -273,8 +276,8 @@ class ServerStream {
 
   // ServerStream::SendResponseBody()
   //
-  // Queues response bytes. Writes made during one loop iteration go out
-  // together in one system call.
+  // Queues response bytes. Writes made during one callback batch of the
+  // dispatcher go out together in one system call.
   virtual void SendResponseBody(std::string_view data) = 0;
 
   // ServerStream::SendResponseEnd()
@@ -380,12 +383,12 @@ class HttpServer {
   // bound (UnavailableError) or the options make no sense
   // (InvalidArgumentError).
   static absl::StatusOr<std::unique_ptr<HttpServer>> Create(
-      uv_loop_s* loop, const HttpServerOptions& options,
+      Dispatcher& dispatcher, const HttpServerOptions& options,
       HandlerFactory factory, const StatsScope* stats = nullptr);
 
   // Closes the listener and every connection at once; open streams get
-  // `OnStreamReset(kServerShutdown)`. Sockets finish closing the next time
-  // the loop runs.
+  // `OnStreamReset(kServerShutdown)`; every socket is closed when
+  // the destructor returns.
   ~HttpServer();
 
   HttpServer(const HttpServer&) = delete;

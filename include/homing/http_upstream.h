@@ -1,6 +1,10 @@
 // File: homing/http_upstream.h
 //
-// HTTP/1.1 connections to upstream servers, pooled per resolved address.
+// HTTP/1.1 connections to upstream servers, pooled per resolved address, on
+// any `homing::Dispatcher` (homing/dispatcher.h): sockets are non-blocking and
+// watched through it, and the connect, request and idle timeouts run on its
+// `Now()` clock and timers, so a `ManualDispatcher` tests them in virtual
+// time.
 // `UpstreamPools` owns one `ConnectionPool` per `SocketAddress` (the address
 // the DNS cache or a cluster picked); a pool hands out `UpstreamConnection`s
 // for one request/response exchange at a time and takes them back afterwards.
@@ -37,7 +41,7 @@
 //
 // Example:
 //
-//   auto pools = homing::UpstreamPools::Create(dispatcher.loop(), {}, &scope);
+//   auto pools = homing::UpstreamPools::Create(dispatcher, {}, &scope);
 //   homing::ConnectionPool& pool = pools->Get(address);
 //   pending_ = pool.NewStream(*this);  // calls OnPoolReady() or OnPoolFailure()
 //   ...
@@ -47,8 +51,8 @@
 //     connection.SendRequestEnd();
 //   }
 //
-// Thread safety: pools and connections belong to the thread running their
-// loop; create, use and destroy them there.
+// Thread safety: pools and connections belong to their dispatcher's loop
+// thread; create, use and destroy them there.
 
 #ifndef HOMING_HTTP_UPSTREAM_H_
 #define HOMING_HTTP_UPSTREAM_H_
@@ -62,10 +66,9 @@
 
 #include "homing/address.h"
 #include "homing/clock.h"
+#include "homing/dispatcher.h"
 #include "homing/http_message.h"
 #include "homing/stats.h"
-
-struct uv_loop_s;
 
 namespace homing {
 
@@ -328,7 +331,7 @@ class UpstreamPools {
   //
   // Stats go to `stats` when given, otherwise to a private store.
   static std::unique_ptr<UpstreamPools> Create(
-      uv_loop_s* loop, const ConnectionPoolOptions& options,
+      Dispatcher& dispatcher, const ConnectionPoolOptions& options,
       const StatsScope* stats = nullptr);
 
   // Closes every connection at once; exchanges in progress get

@@ -11,8 +11,9 @@
 //  - `ProxyWorker`: one event loop's share of a proxy. It owns, for the
 //    current configuration, a `ClusterManager`, one `Router` per listener
 //    and one `UpstreamPools` per cluster (together an "engine"), and an
-//    `HttpServer` per listener. A gateway that already runs libuv embeds a
-//    ProxyWorker on its own loop.
+//    `HttpServer` per listener. It runs on any `homing::Dispatcher`
+//    (homing/dispatcher.h), so a gateway embeds a ProxyWorker on its own
+//    event loop.
 //  - `ProxyService`: N workers, each on a `LoopThread` with its own engine
 //    (so caches are per worker), their servers bound with SO_REUSEPORT to
 //    the same addresses, one shared `StatsStore`; reload, drain and the
@@ -73,7 +74,7 @@
 //   ...
 //   (*proxy)->Drain(std::chrono::seconds(10), [&] { main_dispatcher->Stop(); });
 //
-// Thread safety: a ProxyWorker belongs to its loop's thread. A ProxyService
+// Thread safety: a ProxyWorker belongs to its dispatcher's loop thread. A ProxyService
 // is used from the thread that started it (the "main" thread, whose
 // dispatcher receives its callbacks); `state()` may be called from any
 // thread. `AccessLog` is thread-safe.
@@ -97,7 +98,7 @@
 #include "homing/admin.h"
 #include "homing/clock.h"
 #include "homing/config.h"
-#include "homing/libuv_dispatcher.h"
+#include "homing/dispatcher.h"
 #include "homing/stats.h"
 
 namespace homing {
@@ -199,7 +200,7 @@ class ProxyWorker {
   // the worker. Fails with the component's error (bad config, address in
   // use).
   static absl::StatusOr<std::unique_ptr<ProxyWorker>> Create(
-      LibuvDispatcher& dispatcher, std::shared_ptr<const Bootstrap> config,
+      Dispatcher& dispatcher, std::shared_ptr<const Bootstrap> config,
       StatsStore& stats, ProxyWorkerOptions options = {});
 
   // Closes listeners and connections at once (open requests are reset).
@@ -272,7 +273,7 @@ class ProxyService {
   // callbacks of Reload() and Drain() run there, and it must outlive the
   // service. Fails when a worker cannot be created (address in use).
   static absl::StatusOr<std::unique_ptr<ProxyService>> Start(
-      LibuvDispatcher& main, std::shared_ptr<const Bootstrap> config,
+      Dispatcher& main, std::shared_ptr<const Bootstrap> config,
       StatsStore& stats, ProxyServiceOptions options = {});
 
   // Stops every worker at once (open requests are reset) and joins them.

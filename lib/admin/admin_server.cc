@@ -33,14 +33,14 @@ class AdminServer::Impl {
  public:
   explicit Impl(AdminSources sources) : sources_(std::move(sources)) {}
 
-  absl::Status Listen(uv_loop_s* loop, const SocketAddress& address) {
+  absl::Status Listen(Dispatcher& dispatcher, const SocketAddress& address) {
     HttpServerOptions options;
     options.listen_address = address;
     options.reuse_port = false;  // one admin listener per address
     std::optional<StatsScope> scope;
     if (sources_.stats != nullptr) scope.emplace(sources_.stats->Scope("http.admin."));
     absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(
-        loop, options,
+        dispatcher, options,
         [this] { return std::make_unique<AdminHandler>(sources_); },
         scope ? &*scope : nullptr);
     if (!server.ok()) return server.status();
@@ -56,9 +56,10 @@ class AdminServer::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Create(
-    uv_loop_s* loop, const SocketAddress& address, AdminSources sources) {
+    Dispatcher& dispatcher, const SocketAddress& address,
+    AdminSources sources) {
   auto impl = std::make_unique<Impl>(std::move(sources));
-  if (absl::Status status = impl->Listen(loop, address); !status.ok()) {
+  if (absl::Status status = impl->Listen(dispatcher, address); !status.ok()) {
     return status;
   }
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));

@@ -140,7 +140,7 @@ std::unique_ptr<PendingStream> PoolImpl::NewStream(PoolCallbacks& callbacks) {
     int error = 0;
     if (!StartConnection(&error)) {
       callbacks.OnPoolFailure(PoolFailureReason::kConnectFailure,
-                              uv_strerror(error));
+                              SocketErrorText(error));
       return nullptr;
     }
   }
@@ -175,7 +175,7 @@ void PoolImpl::ServePending() {
          connections_.size() < context_.options().max_connections) {
     int error = 0;
     if (!StartConnection(&error)) {
-      FailOldest(PoolFailureReason::kConnectFailure, uv_strerror(error));
+      FailOldest(PoolFailureReason::kConnectFailure, SocketErrorText(error));
     }
   }
 }
@@ -249,10 +249,10 @@ struct AddressHash {
 
 class UpstreamPools::Impl {
  public:
-  Impl(uv_loop_t* loop, const ConnectionPoolOptions& options,
+  Impl(Dispatcher& dispatcher, const ConnectionPoolOptions& options,
        const StatsScope& scope, std::unique_ptr<StatsStore> private_store)
       : private_store_(std::move(private_store)),
-        context_(loop, options, scope) {}
+        context_(dispatcher, options, scope) {}
 
   ~Impl() { pools_.clear(); }
 
@@ -287,7 +287,7 @@ class UpstreamPools::Impl {
 };
 
 std::unique_ptr<UpstreamPools> UpstreamPools::Create(
-    uv_loop_s* loop, const ConnectionPoolOptions& options,
+    Dispatcher& dispatcher, const ConnectionPoolOptions& options,
     const StatsScope* stats) {
   std::unique_ptr<StatsStore> private_store;
   std::optional<StatsScope> scope;
@@ -298,7 +298,8 @@ std::unique_ptr<UpstreamPools> UpstreamPools::Create(
     scope.emplace(private_store->Scope(""));
   }
   return std::unique_ptr<UpstreamPools>(new UpstreamPools(
-      std::make_unique<Impl>(loop, options, *scope, std::move(private_store))));
+      std::make_unique<Impl>(dispatcher, options, *scope,
+                             std::move(private_store))));
 }
 
 UpstreamPools::UpstreamPools(std::unique_ptr<Impl> impl)

@@ -66,7 +66,7 @@ class PoolImpl final : public ConnectionPool {
   PendingRequest* PopPending();
   void PushPending(PendingRequest* request);
   void FailOldest(PoolFailureReason reason, std::string_view detail);
-  // Opens a connection; false with the libuv error when that fails at once.
+  // Opens a connection; false with the errno value when that fails at once.
   bool StartConnection(int* error);
 
   PoolsContext& context_;

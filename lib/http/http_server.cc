@@ -1,7 +1,5 @@
 #include "homing/http_server.h"
 
-#include <uv.h>
-
 #include <utility>
 
 #include "http/listener.h"
@@ -35,31 +33,27 @@ void ServerStream::SendLocalReply(int status, std::string_view code,
 
 class HttpServer::Impl {
  public:
-  Impl(uv_loop_t* loop, const HttpServerOptions& options,
+  Impl(Dispatcher& dispatcher, const HttpServerOptions& options,
        HandlerFactory factory, const StatsScope& scope,
        std::unique_ptr<StatsStore> private_store)
       : private_store_(std::move(private_store)),
-        context_(loop, options, std::move(factory), scope) {}
-
-  ~Impl() {
-    if (listener_ != nullptr) internal::CloseListener(listener_);
-  }
+        context_(dispatcher, options, std::move(factory), scope) {}
 
   absl::Status Listen() {
     const HttpServerOptions& options = context_.options();
-    absl::StatusOr<uv_tcp_t*> listener = internal::OpenListener(
-        context_.io().loop(), options.listen_address, options.reuse_port,
-        options.backlog, &Impl::OnConnection, this, &local_address_);
+    absl::StatusOr<std::unique_ptr<internal::Listener>> listener =
+        internal::Listener::Open(
+            context_.io().dispatcher(), options.listen_address,
+            options.reuse_port, options.backlog,
+            [this](int fd) { context_.Accept(fd); });
     if (!listener.ok()) return listener.status();
-    listener_ = *listener;
+    listener_ = *std::move(listener);
+    local_address_ = listener_->local_address();
     return absl::OkStatus();
   }
 
   void Drain(std::function<void()> on_drained) {
-    if (listener_ != nullptr) {
-      internal::CloseListener(listener_);
-      listener_ = nullptr;
-    }
+    listener_.reset();
     context_.Drain(std::move(on_drained));
   }
 
@@ -67,22 +61,16 @@ class HttpServer::Impl {
   size_t connection_count() const { return context_.open_connections(); }
 
  private:
-  static void OnConnection(uv_stream_t* listener, int status) {
-    auto* self = static_cast<Impl*>(listener->data);
-    if (status < 0) return;
-    self->context_.Accept(listener);
-  }
-
   std::unique_ptr<StatsStore> private_store_;  // when the caller gave none
   internal::ServerContext context_;
-  uv_tcp_t* listener_ = nullptr;
+  // After context_: destroyed first, so no accept reaches a dying context.
+  std::unique_ptr<internal::Listener> listener_;
   SocketAddress local_address_;
 };
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(
-    uv_loop_s* loop, const HttpServerOptions& options, HandlerFactory factory,
-    const StatsScope* stats) {
-  if (loop == nullptr) return absl::InvalidArgumentError("loop is null");
+    Dispatcher& dispatcher, const HttpServerOptions& options,
+    HandlerFactory factory, const StatsScope* stats) {
   if (!factory) return absl::InvalidArgumentError("handler factory is empty");
   if (options.read_buffer_bytes == 0) {
     return absl::InvalidArgumentError("read_buffer_bytes must be > 0");
@@ -100,7 +88,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(
     private_store = std::make_unique<StatsStore>();
     scope.emplace(private_store->Scope(""));
   }
-  auto impl = std::make_unique<Impl>(loop, options, std::move(factory), *scope,
+  auto impl = std::make_unique<Impl>(dispatcher, options, std::move(factory), *scope,
                                      std::move(private_store));
   if (absl::Status status = impl->Listen(); !status.ok()) return status;
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));

@@ -1,54 +1,44 @@
 #include "http/io_context.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "http/tcp_connection.h"
 
 namespace homing::internal {
 
-// The handles outlive the IoContext until libuv has closed them.
-struct IoContext::Handles {
-  uv_prepare_t prepare;
-  uv_check_t check;
-  int open = 2;
-  bool referenced = false;
-};
-
-IoContext::IoContext(uv_loop_t* loop) : loop_(loop), handles_(new Handles) {
-  uv_prepare_init(loop, &handles_->prepare);
-  uv_check_init(loop, &handles_->check);
-  handles_->prepare.data = this;
-  handles_->check.data = this;
-  uv_prepare_start(&handles_->prepare, &IoContext::OnPrepare);
-  uv_check_start(&handles_->check, &IoContext::OnCheck);
-  // Only queued work keeps the loop alive (see Defer()).
-  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->prepare));
-  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->check));
-}
+IoContext::IoContext(Dispatcher& dispatcher)
+    : dispatcher_(dispatcher),
+      run_timer_(dispatcher.CreateTimer([this] { RunAll(); })) {}
 
 IoContext::~IoContext() {
-  while (connections_ != nullptr) connections_->Close();
+  run_timer_.reset();
   for (Deferred* deferred : queue_) {
     if (deferred != nullptr) deferred->deferred_scheduled_ = false;
   }
-  auto on_close = [](uv_handle_t* handle) {
-    auto* handles = static_cast<Handles*>(handle->data);
-    if (--handles->open == 0) delete handles;
-  };
-  handles_->prepare.data = handles_;
-  handles_->check.data = handles_;
-  uv_close(reinterpret_cast<uv_handle_t*>(&handles_->prepare), on_close);
-  uv_close(reinterpret_cast<uv_handle_t*>(&handles_->check), on_close);
+  queue_.clear();
+  while (connections_ != nullptr) delete connections_;  // unregisters itself
+}
+
+uint64_t IoContext::NowMs() const {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          dispatcher_.Now().time_since_epoch())
+          .count());
+}
+
+uint64_t IoContext::NowUs() const {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(
+          dispatcher_.Now().time_since_epoch())
+          .count());
 }
 
 void IoContext::Defer(Deferred* deferred) {
   if (deferred->deferred_scheduled_) return;
   deferred->deferred_scheduled_ = true;
   queue_.push_back(deferred);
-  if (!handles_->referenced) {
-    handles_->referenced = true;
-    uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->prepare));
-  }
+  if (!run_timer_->armed()) run_timer_->Arm(Duration::zero());
 }
 
 void IoContext::CancelDeferred(Deferred* deferred) {
@@ -80,14 +70,6 @@ void IoContext::Unregister(TcpConnection* connection) {
   connection->registry_next_ = nullptr;
 }
 
-void IoContext::OnPrepare(uv_prepare_t* handle) {
-  static_cast<IoContext*>(handle->data)->RunAll();
-}
-
-void IoContext::OnCheck(uv_check_t* handle) {
-  static_cast<IoContext*>(handle->data)->RunAll();
-}
-
 void IoContext::RunAll() {
   // Work queued while running (a resumed parse that writes a response) runs
   // in the same pass.
@@ -102,10 +84,8 @@ void IoContext::RunAll() {
     }
     running_.clear();
   }
-  if (handles_->referenced) {
-    handles_->referenced = false;
-    uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->prepare));
-  }
+  // Work deferred while running re-armed the timer; it is all done now.
+  run_timer_->Disarm();
 }
 
 }  // namespace homing::internal

@@ -1,13 +1,15 @@
 // File: lib/http/io_context.h
 //
 // The per-owner (one per HttpServer, one per UpstreamPools) helper that gives
-// connections two things libuv lacks:
-//  - deferred work: `Defer()` runs an object's `RunDeferred()` at the end of
-//    the current loop iteration (libuv check phase) or, for work queued from
-//    timers, before the loop next blocks (prepare phase). Connections use it
-//    to coalesce every write of an iteration into one system call, to resume
-//    parsing outside a handler's call stack, and to delete themselves
-//    safely.
+// connections what a bare Dispatcher lacks:
+//  - deferred work: `Defer()` runs an object's `RunDeferred()` after the
+//    callback that deferred it has returned and before the loop next waits
+//    for IO (one zero-delay dispatcher timer per batch; see homing/dispatcher.h
+//    for why such a timer never blocks). Connections use it to coalesce every
+//    write of a callback batch into one system call, to resume parsing
+//    outside a handler's call stack, and to delete themselves safely.
+//  - one time source for the connections' timeouts and histograms: the
+//    dispatcher's `Now()`, so virtual time in tests moves them too.
 //  - a registry of live TCP connections, so that destroying the owner closes
 //    every socket, lingering ones included.
 //
@@ -16,9 +18,11 @@
 #ifndef HOMING_LIB_HTTP_IO_CONTEXT_H_
 #define HOMING_LIB_HTTP_IO_CONTEXT_H_
 
-#include <uv.h>
-
+#include <cstdint>
+#include <memory>
 #include <vector>
+
+#include "homing/dispatcher.h"
 
 namespace homing::internal {
 
@@ -26,8 +30,8 @@ class TcpConnection;
 
 // Deferred
 //
-// Something that runs once at the end of the loop iteration it was deferred
-// in. Deferring an already scheduled object does nothing.
+// Something that runs once after the callback it was deferred in. Deferring
+// an already scheduled object does nothing.
 class Deferred {
  public:
   virtual void RunDeferred() = 0;
@@ -42,31 +46,33 @@ class Deferred {
 
 class IoContext {
  public:
-  explicit IoContext(uv_loop_t* loop);
-  // Closes every registered connection (without callbacks).
+  explicit IoContext(Dispatcher& dispatcher);
+  // Closes and deletes every registered connection (without callbacks).
   ~IoContext();
 
   IoContext(const IoContext&) = delete;
   IoContext& operator=(const IoContext&) = delete;
 
-  uv_loop_t* loop() const { return loop_; }
+  Dispatcher& dispatcher() const { return dispatcher_; }
+
+  // The dispatcher's clock in milliseconds (timeouts) and microseconds
+  // (histograms); only differences mean anything.
+  uint64_t NowMs() const;
+  uint64_t NowUs() const;
 
   void Defer(Deferred* deferred);
   // Removes a scheduled object; call before destroying one.
   void CancelDeferred(Deferred* deferred);
 
-  // Live connections (TcpConnection registers itself).
+  // Connections not yet deleted (TcpConnection registers itself).
   void Register(TcpConnection* connection);
   void Unregister(TcpConnection* connection);
 
  private:
-  struct Handles;
-  static void OnPrepare(uv_prepare_t* handle);
-  static void OnCheck(uv_check_t* handle);
   void RunAll();
 
-  uv_loop_t* loop_;
-  Handles* handles_;
+  Dispatcher& dispatcher_;
+  std::unique_ptr<Timer> run_timer_;  // armed while queue_ is not empty
   std::vector<Deferred*> queue_;
   std::vector<Deferred*> running_;
   TcpConnection* connections_ = nullptr;  // intrusive list head

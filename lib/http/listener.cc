@@ -4,12 +4,23 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 
 namespace homing::internal {
 namespace {
+
+// Connections accepted per readiness callback at most, so a burst of
+// connections does not keep the loop from serving the ones it has.
+constexpr int kMaxAcceptsPerCallback = 64;
+
+// How long accepting pauses when the process or system is out of
+// descriptors (or memory); the pending connections wait in the backlog.
+constexpr std::chrono::milliseconds kResourcePause(100);
 
 absl::Status SystemError(const SocketAddress& address, const char* what,
                          int error) {
@@ -18,22 +29,14 @@ absl::Status SystemError(const SocketAddress& address, const char* what,
                                              ": ", std::strerror(error)));
 }
 
-void DeleteHandle(uv_handle_t* handle) {
-  delete reinterpret_cast<uv_tcp_t*>(handle);
-}
-
 }  // namespace
 
-absl::StatusOr<uv_tcp_t*> OpenListener(uv_loop_t* loop,
-                                       const SocketAddress& address,
-                                       bool reuse_port, int backlog,
-                                       uv_connection_cb on_connection,
-                                       void* data, SocketAddress* bound) {
+absl::StatusOr<std::unique_ptr<Listener>> Listener::Open(
+    Dispatcher& dispatcher, const SocketAddress& address, bool reuse_port,
+    int backlog, AcceptCallback on_accept) {
   if (!address.valid()) {
     return absl::InvalidArgumentError("listen address is not set");
   }
-  // Everything that can fail for a user-visible reason happens on the raw
-  // descriptor, before libuv owns it.
   const int fd =
       socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return SystemError(address, "socket", errno);
@@ -54,39 +57,57 @@ absl::StatusOr<uv_tcp_t*> OpenListener(uv_loop_t* loop,
     return fail("bind");
   }
   if (listen(fd, backlog) != 0) return fail("listen");
-
-  auto* handle = new uv_tcp_t;
-  if (const int rc = uv_tcp_init(loop, handle); rc != 0) {
-    delete handle;
-    close(fd);
-    return SystemError(address, "uv_tcp_init", -rc);
-  }
-  handle->data = data;
-  int rc = uv_tcp_open(handle, fd);
-  if (rc != 0) {
-    close(fd);
-  } else {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), backlog,
-                   on_connection);
-  }
-  if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(handle), &DeleteHandle);
-    return SystemError(address, "uv_listen", -rc);
-  }
+  SocketAddress local = address;
   sockaddr_storage storage{};
-  int length = sizeof(storage);
-  uv_tcp_getsockname(handle, reinterpret_cast<sockaddr*>(&storage), &length);
-  if (auto actual =
-          SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage))) {
-    *bound = *actual;
-  } else {
-    *bound = address;
+  socklen_t length = sizeof(storage);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) == 0) {
+    if (auto actual =
+            SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage))) {
+      local = *actual;
+    }
   }
-  return handle;
+  return std::unique_ptr<Listener>(
+      new Listener(dispatcher, fd, local, std::move(on_accept)));
 }
 
-void CloseListener(uv_tcp_t* handle) {
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), &DeleteHandle);
+Listener::Listener(Dispatcher& dispatcher, int fd, SocketAddress local,
+                   AcceptCallback on_accept)
+    : fd_(fd), local_(local), on_accept_(std::move(on_accept)) {
+  watch_ = dispatcher.WatchFd(fd_, kFdRead,
+                              [this](uint32_t) { AcceptPending(); });
+  resume_timer_ =
+      dispatcher.CreateTimer([this] { watch_->SetEvents(kFdRead); });
+}
+
+Listener::~Listener() {
+  if (destroyed_ != nullptr) *destroyed_ = true;
+  resume_timer_.reset();
+  watch_.reset();
+  close(fd_);
+}
+
+void Listener::AcceptPending() {
+  bool destroyed = false;
+  destroyed_ = &destroyed;
+  for (int i = 0; i < kMaxAcceptsPerCallback; ++i) {
+    const int fd = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const int error = errno;
+      // ECONNABORTED: that client gave up already; the next may be there.
+      if (error == EINTR || error == ECONNABORTED) continue;
+      if (error == EAGAIN || error == EWOULDBLOCK) break;
+      HOMING_LOG(kWarn, "http server: accept failed: ", std::strerror(error));
+      if (error == EMFILE || error == ENFILE || error == ENOBUFS ||
+          error == ENOMEM) {
+        watch_->SetEvents(0);
+        resume_timer_->Arm(kResourcePause);
+      }
+      break;
+    }
+    on_accept_(fd);
+    if (destroyed) return;
+  }
+  destroyed_ = nullptr;
 }
 
 }  // namespace homing::internal

@@ -1,11 +1,11 @@
 #include "http/server_connection.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/log.h"
 #include "common/string_util.h"
 #include "homing/http_message.h"
 #include "http/wire.h"
@@ -69,12 +69,13 @@ ServerStats::ServerStats(const StatsScope& scope)
 // ---------------------------------------------------------------------------
 // ServerContext
 
-ServerContext::ServerContext(uv_loop_t* loop, const HttpServerOptions& options,
+ServerContext::ServerContext(Dispatcher& dispatcher,
+                             const HttpServerOptions& options,
                              HttpServer::HandlerFactory factory,
                              const StatsScope& scope)
     : options_(options),
       stats_(scope),
-      io_(loop),
+      io_(dispatcher),
       factory_(std::move(factory)) {
   tcp_options_.read_buffer_bytes = options.read_buffer_bytes;
   tcp_options_.high_watermark = options.write_buffer_high_watermark;
@@ -91,14 +92,8 @@ ServerContext::~ServerContext() {
   for (ServerConnection* connection : connections) delete connection;
 }
 
-void ServerContext::Accept(uv_stream_t* listener) {
-  int error = 0;
-  TcpConnection* tcp =
-      TcpConnection::Accept(io_, listener, tcp_options_, &error);
-  if (tcp == nullptr) {
-    HOMING_LOG(kWarn, "http server: accept failed: ", uv_strerror(error));
-    return;
-  }
+void ServerContext::Accept(int fd) {
+  TcpConnection* tcp = TcpConnection::Accept(io_, fd, tcp_options_);
   std::unique_ptr<RequestHandler> handler = factory_();
   if (handler == nullptr) {
     tcp->Close();
@@ -187,8 +182,8 @@ void ServerConnection::MarkClosed() {
   closed_ = true;
   input_length_ = 0;
   server_.OnConnectionClosed();
-  // Deleted at the end of the loop iteration, with the handler: either may
-  // still be on the stack.
+  // Deleted once the current callback has returned, with the handler: either
+  // may still be on the stack.
   server_.io().Defer(this);
 }
 
@@ -224,9 +219,9 @@ void ServerConnection::ScheduleResume() {
   if (!processing_ && !closed_) server_.io().Defer(this);
 }
 
-uint64_t ServerConnection::NowMs() const { return uv_now(server_.io().loop()); }
+uint64_t ServerConnection::NowMs() const { return server_.io().NowMs(); }
 
-// One libuv timer serves every timeout, armed lazily: a mode change re-arms
+// One timer serves every timeout, armed lazily: a mode change re-arms
 // it only when the new deadline comes before the armed one, and a firing
 // before the current mode's deadline just re-arms. In the steady state of a
 // keep-alive connection that is no timer operation per request.
@@ -446,7 +441,7 @@ bool ServerConnection::StartStream(const Http1Head& head) {
   framing_ = Framing::kNone;
   response_remaining_ = 0;
   callbacks_ = handler_.get();
-  stream_start_us_ = uv_hrtime() / 1000;
+  stream_start_us_ = server_.io().NowUs();
   server_.stats().rq_active.Inc();
   last_activity_ms_ = NowMs();
   SetTimer(TimerMode::kStream);
@@ -504,10 +499,10 @@ void ServerConnection::OnReadEof() {
   ResetStream(StreamResetReason::kConnectionClosed, 0, {}, {});
 }
 
-void ServerConnection::OnError(int uv_error) {
+void ServerConnection::OnError(int error) {
   if (closed_) return;
   if (stream_active_) {
-    const StreamResetReason reason = uv_error == UV_EPIPE
+    const StreamResetReason reason = error == EPIPE
                                          ? StreamResetReason::kWriteError
                                          : StreamResetReason::kConnectionClosed;
     ResetStream(reason, 0, {}, {});
@@ -686,7 +681,7 @@ void ServerConnection::SendResponse(int status,
 void ServerConnection::EndStreamStats() {
   stream_active_ = false;
   server_.stats().rq_active.Dec();
-  server_.stats().rq_time.Record(uv_hrtime() / 1000 - stream_start_us_);
+  server_.stats().rq_time.Record(server_.io().NowUs() - stream_start_us_);
 }
 
 void ServerConnection::FinishStream() {

@@ -13,8 +13,8 @@
 //
 // Re-entrancy: handler calls (SendResponseEnd(), ReadEnable(), Reset()) never
 // parse or delete synchronously when they arrive from outside the
-// connection's own dispatch; the work is deferred to the end of the loop
-// iteration (IoContext). A closed connection is deleted the same way, so a
+// connection's own dispatch; the work is deferred until the current
+// dispatcher callback has returned (IoContext). A closed connection is deleted the same way, so a
 // handler on the stack never sees itself destroyed.
 //
 // Thread safety: loop thread only.
@@ -65,13 +65,14 @@ class ServerConnection;
 // What a server's connections share. Owned by HttpServer::Impl.
 class ServerContext {
  public:
-  ServerContext(uv_loop_t* loop, const HttpServerOptions& options,
+  ServerContext(Dispatcher& dispatcher, const HttpServerOptions& options,
                 HttpServer::HandlerFactory factory, const StatsScope& scope);
   // Resets open streams (kServerShutdown), closes and deletes every
   // connection.
   ~ServerContext();
 
-  void Accept(uv_stream_t* listener);
+  // Takes over `fd`, a connection the server's listener accepted.
+  void Accept(int fd);
   void Drain(std::function<void()> on_drained);
   size_t open_connections() const { return open_connections_; }
 
@@ -153,7 +154,7 @@ class ServerConnection final : public ServerStream,
   // TcpConnection::Callbacks
   void OnRead(char* data, size_t length) override;
   void OnReadEof() override;
-  void OnError(int uv_error) override;
+  void OnError(int error) override;
   void OnTimer() override;
   void OnWriteBufferHigh() override;
   void OnWriteBufferLow() override;

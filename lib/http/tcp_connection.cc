@@ -1,50 +1,69 @@
 #include "http/tcp_connection.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/ascii.h"
 
 namespace homing::internal {
 namespace {
 
-uv_handle_t* AsHandle(void* handle) { return static_cast<uv_handle_t*>(handle); }
-uv_stream_t* AsStream(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp); }
+// How many reads one readiness callback makes at most while every read fills
+// the buffer; the rest waits for the next callback, so one fast peer cannot
+// starve the others.
+constexpr int kMaxReadsPerCallback = 32;
+
+void SetNoDelay(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+// send() that never raises SIGPIPE; returns bytes sent or -errno.
+ssize_t SendSome(int fd, const char* data, size_t length) {
+  for (;;) {
+    const ssize_t sent = send(fd, data, length, MSG_NOSIGNAL);
+    if (sent >= 0) return sent;
+    if (errno == EINTR) continue;
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+  }
+}
 
 }  // namespace
 
-TcpConnection::TcpConnection(IoContext& context, const Options& options)
-    : context_(&context),
-      options_(options),
-      read_buffer_(new char[options.read_buffer_bytes]) {}
-
-TcpConnection::~TcpConnection() = default;
-
-bool TcpConnection::Init(int* error) {
-  if (const int rc = uv_tcp_init(context_->loop(), &tcp_); rc != 0) {
-    *error = rc;
-    return false;
-  }
-  uv_timer_init(context_->loop(), &timer_);
-  tcp_.data = this;
-  timer_.data = this;
-  open_handles_ = 2;
-  context_->Register(this);
-  return true;
+std::string SocketErrorText(int error) {
+  std::string text = std::strerror(error);
+  if (!text.empty()) text[0] = absl::ascii_tolower(text[0]);
+  return text;
 }
 
-TcpConnection* TcpConnection::Accept(IoContext& context, uv_stream_t* listener,
-                                     const Options& options, int* error) {
-  auto* connection = new TcpConnection(context, options);
-  if (!connection->Init(error)) {
-    delete connection;
-    return nullptr;
-  }
-  if (const int rc = uv_accept(listener, AsStream(&connection->tcp_)); rc != 0) {
-    *error = rc;
-    connection->Close();
-    return nullptr;
-  }
-  uv_tcp_nodelay(&connection->tcp_, 1);
+TcpConnection::TcpConnection(IoContext& context, int fd, const Options& options)
+    : context_(&context),
+      options_(options),
+      fd_(fd),
+      read_buffer_(new char[options.read_buffer_bytes]) {
+  watch_ = context.dispatcher().WatchFd(
+      fd_, 0, [this](uint32_t ready) { OnReady(ready); });
+  timer_ = context.dispatcher().CreateTimer([this] { OnTimerFired(); });
+  context_->Register(this);
+}
+
+TcpConnection::~TcpConnection() {
+  if (!closed_) ReleaseSocket();
+  context_->CancelDeferred(this);
+  context_->Unregister(this);
+}
+
+TcpConnection* TcpConnection::Accept(IoContext& context, int fd,
+                                     const Options& options) {
+  SetNoDelay(fd);
+  auto* connection = new TcpConnection(context, fd, options);
   connection->FetchAddresses();
   return connection;
 }
@@ -53,38 +72,40 @@ TcpConnection* TcpConnection::Connect(IoContext& context,
                                       const SocketAddress& address,
                                       const Options& options,
                                       Callbacks* callbacks, int* error) {
-  auto* connection = new TcpConnection(context, options);
-  if (!connection->Init(error)) {
-    delete connection;
+  const int fd =
+      socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = errno;
     return nullptr;
   }
+  SetNoDelay(fd);
+  if (connect(fd, address.sockaddr_ptr(), address.sockaddr_len()) != 0 &&
+      errno != EINPROGRESS) {
+    *error = errno;
+    close(fd);
+    return nullptr;
+  }
+  // Even a connect that completed at once reports through writability, so
+  // the outcome always arrives as a callback, never from inside Connect().
+  auto* connection = new TcpConnection(context, fd, options);
   connection->peer_ = address;
   connection->callbacks_ = callbacks;
-  connection->connect_request_.data = connection;
-  const int rc = uv_tcp_connect(&connection->connect_request_,
-                                &connection->tcp_, address.sockaddr_ptr(),
-                                &TcpConnection::OnConnectCb);
-  if (rc != 0) {
-    *error = rc;
-    connection->Close();
-    return nullptr;
-  }
+  connection->connecting_ = true;
+  connection->UpdateInterest();
   return connection;
 }
 
 void TcpConnection::FetchAddresses() {
   sockaddr_storage storage{};
-  int length = sizeof(storage);
-  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&storage),
-                         &length) == 0) {
+  socklen_t length = sizeof(storage);
+  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&storage), &length) == 0) {
     if (auto address =
             SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage))) {
       peer_ = *address;
     }
   }
   length = sizeof(storage);
-  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&storage),
-                         &length) == 0) {
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&storage), &length) == 0) {
     if (auto address =
             SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage))) {
       local_ = *address;
@@ -92,18 +113,109 @@ void TcpConnection::FetchAddresses() {
   }
 }
 
+void TcpConnection::UpdateInterest() {
+  if (closed_) return;
+  uint32_t events = 0;
+  if (connecting_) {
+    events = kFdWrite;
+  } else {
+    if (reading_) events |= kFdRead;
+    if (write_in_flight_) events |= kFdWrite;
+  }
+  if (events == watched_events_) return;
+  watched_events_ = events;
+  watch_->SetEvents(events);
+}
+
+void TcpConnection::OnReady(uint32_t ready) {
+  if (closed_) return;
+  if (connecting_) {
+    FinishConnect();
+    return;
+  }
+  if ((ready & kFdWrite) != 0 && write_in_flight_) {
+    OnWritable();
+    if (closed_) return;
+  }
+  if ((ready & kFdRead) != 0 && reading_) OnReadable();
+}
+
+void TcpConnection::FinishConnect() {
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0) {
+    error = errno;
+  }
+  connecting_ = false;
+  UpdateInterest();
+  if (callbacks_ == nullptr) return;
+  if (error != 0) {
+    callbacks_->OnError(error);
+    return;
+  }
+  FetchAddresses();
+  callbacks_->OnConnected();
+  // Bytes (or a shutdown) queued while connecting go out now.
+  if (!closed_) Flush();
+}
+
 void TcpConnection::ReadStart() {
   if (reading_ || closed_) return;
-  if (uv_read_start(AsStream(&tcp_), &TcpConnection::OnAlloc,
-                    &TcpConnection::OnReadCb) == 0) {
-    reading_ = true;
-  }
+  reading_ = true;
+  UpdateInterest();
 }
 
 void TcpConnection::ReadStop() {
   if (!reading_) return;
   reading_ = false;
-  uv_read_stop(AsStream(&tcp_));
+  UpdateInterest();
+}
+
+void TcpConnection::OnReadable() {
+  for (int reads = 0; reads < kMaxReadsPerCallback; ++reads) {
+    const ssize_t nread =
+        recv(fd_, read_buffer_.get(), options_.read_buffer_bytes, 0);
+    if (nread > 0) {
+      if (options_.rx_bytes != nullptr) {
+        options_.rx_bytes->Inc(static_cast<uint64_t>(nread));
+      }
+      if (callbacks_ != nullptr) {
+        callbacks_->OnRead(read_buffer_.get(), static_cast<size_t>(nread));
+      }
+      // The owner may have stopped reading or closed; a short read means
+      // the kernel buffer is empty.
+      if (closed_ || !reading_ ||
+          static_cast<size_t>(nread) < options_.read_buffer_bytes) {
+        return;
+      }
+      continue;
+    }
+    if (nread < 0 && errno == EINTR) continue;
+    if (nread < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    const bool eof = nread == 0;
+    const int error = eof ? 0 : errno;
+    ReadStop();
+    if (callbacks_ == nullptr) {
+      if (!lingering_) return;
+      // A peer that half-closed still reads: while our bytes drain (bounded
+      // by the flush timeout) its FIN only means no shutdown wait is needed.
+      // Past our shutdown, or on a reset, it has seen all it will see.
+      const bool draining = eof && !shutdown_started_ &&
+                            (write_in_flight_ || queued_bytes() > 0);
+      if (draining) {
+        peer_done_ = true;
+      } else {
+        Close();
+      }
+      return;
+    }
+    if (eof) {
+      callbacks_->OnReadEof();
+    } else {
+      callbacks_->OnError(error);
+    }
+    return;
+  }
 }
 
 void TcpConnection::CommitWrite() {
@@ -118,19 +230,25 @@ void TcpConnection::CommitWrite() {
   }
 }
 
+void TcpConnection::RunDeferred() {
+  if (closed_) {
+    delete this;
+    return;
+  }
+  Flush();
+}
+
 void TcpConnection::Flush() {
-  if (closed_ || write_in_flight_) return;
+  if (closed_ || connecting_ || write_in_flight_) return;
   if (pending_.empty()) {
     if (shutdown_wanted_) StartShutdown();
     return;
   }
-  uv_buf_t buffer = uv_buf_init(pending_.data(),
-                                static_cast<unsigned int>(pending_.size()));
-  int written = uv_try_write(AsStream(&tcp_), &buffer, 1);
-  if (written == UV_EAGAIN || written == UV_ENOSYS) {
+  ssize_t written = SendSome(fd_, pending_.data(), pending_.size());
+  if (written == -EAGAIN) {
     written = 0;
   } else if (written < 0) {
-    Fail(written);
+    Fail(static_cast<int>(-written));
     return;
   }
   if (options_.tx_bytes != nullptr && written > 0) {
@@ -144,39 +262,34 @@ void TcpConnection::Flush() {
   inflight_.swap(pending_);
   pending_.clear();
   inflight_offset_ = static_cast<size_t>(written);
-  buffer = uv_buf_init(inflight_.data() + inflight_offset_,
-                       static_cast<unsigned int>(inflight_.size() -
-                                                 inflight_offset_));
-  write_request_.data = this;
-  if (const int rc = uv_write(&write_request_, AsStream(&tcp_), &buffer, 1,
-                              &TcpConnection::OnWriteCb);
-      rc != 0) {
-    Fail(rc);
-    return;
-  }
   write_in_flight_ = true;
+  UpdateInterest();
 }
 
-void TcpConnection::OnWriteCb(uv_write_t* request, int status) {
-  auto* self = static_cast<TcpConnection*>(request->data);
-  self->write_in_flight_ = false;
-  if (self->closed_) return;
-  if (status < 0) {
-    self->Fail(status);
+void TcpConnection::OnWritable() {
+  const ssize_t written = SendSome(fd_, inflight_.data() + inflight_offset_,
+                                   inflight_.size() - inflight_offset_);
+  if (written == -EAGAIN) return;
+  if (written < 0) {
+    Fail(static_cast<int>(-written));
     return;
   }
-  if (self->options_.tx_bytes != nullptr) {
-    self->options_.tx_bytes->Inc(self->inflight_.size() -
-                                 self->inflight_offset_);
+  if (options_.tx_bytes != nullptr) {
+    options_.tx_bytes->Inc(static_cast<uint64_t>(written));
   }
-  self->inflight_.clear();
-  self->inflight_offset_ = 0;
-  if (self->lingering_) self->ArmTimer(self->flush_timeout_ms_);
-  if (!self->pending_.empty()) {
-    self->Flush();
+  // Progress restarts a lingering connection's flush timeout.
+  if (lingering_ && written > 0) ArmTimer(flush_timeout_ms_);
+  inflight_offset_ += static_cast<size_t>(written);
+  if (inflight_offset_ < inflight_.size()) return;
+  inflight_.clear();
+  inflight_offset_ = 0;
+  write_in_flight_ = false;
+  UpdateInterest();
+  if (!pending_.empty()) {
+    Flush();
     return;
   }
-  self->AfterWrite();
+  AfterWrite();
 }
 
 // Called whenever a write completed and nothing is in flight.
@@ -192,7 +305,9 @@ void TcpConnection::AfterWrite() {
 void TcpConnection::ShutdownWrite() {
   if (closed_ || shutdown_wanted_) return;
   shutdown_wanted_ = true;
-  if (queued_bytes() == 0 && !write_in_flight_) StartShutdown();
+  if (queued_bytes() == 0 && !write_in_flight_ && !connecting_) {
+    StartShutdown();
+  }
 }
 
 void TcpConnection::StartShutdown() {
@@ -201,39 +316,26 @@ void TcpConnection::StartShutdown() {
     // Everything is written, the peer will send nothing more and nothing it
     // sent is unread: closing now delivers the queued bytes and then a FIN,
     // as the shutdown would, and no reset can overtake them (a reset comes
-    // from input unread or arriving after the close). Saves the shutdown,
-    // the loop iteration it waits for, and reading the peer's FIN: with
-    // keep-alive off, a third of the syscalls of each connection.
+    // from input unread or arriving after the close). Saves the shutdown
+    // and reading the peer's FIN: with keep-alive off, a third of the
+    // syscalls of each connection.
     Close();
     return;
   }
   shutdown_started_ = true;
-  shutdown_request_.data = this;
-  if (const int rc = uv_shutdown(&shutdown_request_, AsStream(&tcp_),
-                                 &TcpConnection::OnShutdownCb);
-      rc != 0) {
-    if (lingering_) Close();
+  const bool shut = shutdown(fd_, SHUT_WR) == 0;
+  if (!lingering_) return;
+  if (!shut) {
+    Close();
+    return;
   }
-}
-
-void TcpConnection::OnShutdownCb(uv_shutdown_t* request, int status) {
-  auto* self = static_cast<TcpConnection*>(request->data);
-  if (self->closed_) return;
-  if (self->lingering_) {
-    if (status < 0) {
-      self->Close();
-      return;
-    }
-    self->ArmTimer(self->linger_ms_);
-    self->ReadStart();
-  }
+  ArmTimer(linger_ms_);
+  ReadStart();
 }
 
 bool TcpConnection::HasUnreadInput() const {
-  uv_os_fd_t fd = -1;
   int unread = 0;
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0 ||
-      ioctl(fd, FIONREAD, &unread) != 0) {
+  if (ioctl(fd_, FIONREAD, &unread) != 0) {
     return true;  // unknown: linger to be safe
   }
   return unread > 0;
@@ -250,15 +352,20 @@ void TcpConnection::CloseAfterFlush(uint64_t flush_timeout_ms,
   // Unread input is discarded from now on; reading also notices the peer's
   // close while the queue drains.
   ReadStart();
+  if (shutdown_started_) {
+    // The owner half-closed already: only the linger is left.
+    ArmTimer(linger_ms_);
+    return;
+  }
   ArmTimer(flush_timeout_ms_);
   shutdown_wanted_ = true;
   context_->CancelDeferred(this);
   Flush();
 }
 
-void TcpConnection::Fail(int uv_error) {
+void TcpConnection::Fail(int error) {
   if (callbacks_ != nullptr) {
-    callbacks_->OnError(uv_error);
+    callbacks_->OnError(error);
   } else {
     Close();
   }
@@ -266,90 +373,42 @@ void TcpConnection::Fail(int uv_error) {
 
 void TcpConnection::ArmTimer(uint64_t milliseconds) {
   if (closed_) return;
-  uv_timer_start(&timer_, &TcpConnection::OnTimerCb, milliseconds, 0);
+  timer_->Arm(std::chrono::milliseconds(milliseconds));
 }
 
 void TcpConnection::DisarmTimer() {
   if (closed_) return;
-  uv_timer_stop(&timer_);
+  timer_->Disarm();
 }
 
-void TcpConnection::OnTimerCb(uv_timer_t* timer) {
-  auto* self = static_cast<TcpConnection*>(timer->data);
-  if (self->lingering_) {
-    self->Close();
-  } else if (self->callbacks_ != nullptr) {
-    self->callbacks_->OnTimer();
+void TcpConnection::OnTimerFired() {
+  if (lingering_) {
+    Close();
+  } else if (callbacks_ != nullptr) {
+    callbacks_->OnTimer();
   }
-}
-
-void TcpConnection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<TcpConnection*>(handle->data);
-  *buf = uv_buf_init(self->read_buffer_.get(),
-                     static_cast<unsigned int>(self->options_.read_buffer_bytes));
-}
-
-void TcpConnection::OnReadCb(uv_stream_t* stream, ssize_t nread,
-                             const uv_buf_t* buf) {
-  auto* self = static_cast<TcpConnection*>(stream->data);
-  if (nread == 0 || self->closed_) return;
-  if (nread > 0) {
-    if (self->options_.rx_bytes != nullptr) {
-      self->options_.rx_bytes->Inc(static_cast<uint64_t>(nread));
-    }
-    if (self->callbacks_ != nullptr) {
-      self->callbacks_->OnRead(buf->base, static_cast<size_t>(nread));
-    }
-    return;
-  }
-  self->ReadStop();
-  if (self->callbacks_ == nullptr) {
-    if (!self->lingering_) return;
-    // A peer that half-closed still reads: while our bytes drain (bounded
-    // by the flush timeout) its FIN only means no shutdown wait is needed.
-    // Past our shutdown, or on a reset, it has seen all it will see.
-    const bool draining = nread == UV_EOF && !self->shutdown_started_ &&
-                          (self->write_in_flight_ || self->queued_bytes() > 0);
-    if (draining) {
-      self->peer_done_ = true;
-    } else {
-      self->Close();
-    }
-    return;
-  }
-  if (nread == UV_EOF) {
-    self->callbacks_->OnReadEof();
-  } else {
-    self->callbacks_->OnError(static_cast<int>(nread));
-  }
-}
-
-void TcpConnection::OnConnectCb(uv_connect_t* request, int status) {
-  auto* self = static_cast<TcpConnection*>(request->data);
-  if (self->closed_ || self->callbacks_ == nullptr) return;
-  if (status < 0) {
-    self->callbacks_->OnError(status);
-    return;
-  }
-  uv_tcp_nodelay(&self->tcp_, 1);
-  self->FetchAddresses();
-  self->callbacks_->OnConnected();
 }
 
 void TcpConnection::Close() {
   if (closed_) return;
-  closed_ = true;
-  callbacks_ = nullptr;
+  ReleaseSocket();
+  // Deleted once no callback of ours can be on the stack.
   context_->CancelDeferred(this);
-  context_->Unregister(this);
-  ReadStop();
-  uv_close(AsHandle(&tcp_), &TcpConnection::OnCloseCb);
-  uv_close(AsHandle(&timer_), &TcpConnection::OnCloseCb);
+  context_->Defer(this);
 }
 
-void TcpConnection::OnCloseCb(uv_handle_t* handle) {
-  auto* self = static_cast<TcpConnection*>(handle->data);
-  if (--self->open_handles_ == 0) delete self;
+void TcpConnection::ReleaseSocket() {
+  closed_ = true;
+  callbacks_ = nullptr;
+  reading_ = false;
+  write_in_flight_ = false;
+  pending_.clear();
+  inflight_.clear();
+  inflight_offset_ = 0;
+  watch_.reset();
+  timer_.reset();
+  close(fd_);
+  fd_ = -1;
 }
 
 }  // namespace homing::internal

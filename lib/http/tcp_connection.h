@@ -1,12 +1,15 @@
 // File: lib/http/tcp_connection.h
 //
-// One TCP socket on a libuv loop, as the HTTP codecs need it:
+// One non-blocking TCP socket on a Dispatcher (`WatchFd()` readiness, one
+// dispatcher timer), as the HTTP codecs need it. It is the only owner of the
+// descriptor: connect (EINPROGRESS, then SO_ERROR once writable), recv/send
+// until EAGAIN, shutdown(SHUT_WR) and close all happen here.
 //  - reads into one buffer owned by the connection (no allocation per read);
 //    the owner may keep unparsed bytes in it as long as it stops reading;
-//  - writes are appended to a pending buffer and flushed once per loop
-//    iteration (IoContext deferred work): `uv_try_write` first, `uv_write`
-//    for what the kernel did not take. Two buffers swap roles, so the steady
-//    state allocates nothing;
+//  - writes are appended to a pending buffer and flushed once per callback
+//    batch (IoContext deferred work): one send() first; what the kernel did
+//    not take waits for writability while new bytes collect in the pending
+//    buffer. Two buffers swap roles, so the steady state allocates nothing;
 //  - high/low watermarks on the bytes queued for writing;
 //  - one timer for the owner's timeouts;
 //  - `CloseAfterFlush()`: detach from the owner, write what is queued, then
@@ -15,7 +18,8 @@
 //    EOF or a linger timeout, then close. Either way the client gets the
 //    last response instead of a reset.
 //
-// Lifetime: the connection deletes itself once its handles are closed. After
+// Lifetime: `Close()` releases the socket at once and the connection deletes
+// itself afterwards (deferred, as the owner may be on the stack). After
 // `Close()` or `CloseAfterFlush()` the owner must forget it; no callback
 // reaches the owner afterwards.
 //
@@ -23,8 +27,6 @@
 
 #ifndef HOMING_LIB_HTTP_TCP_CONNECTION_H_
 #define HOMING_LIB_HTTP_TCP_CONNECTION_H_
-
-#include <uv.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +40,12 @@
 
 namespace homing::internal {
 
+// SocketErrorText()
+//
+// An errno value as local replies and pool failures describe it: strerror()
+// in lower case ("connection refused"), as in the rest of a reply's detail.
+std::string SocketErrorText(int error);
+
 class TcpConnection final : public Deferred {
  public:
   class Callbacks {
@@ -48,8 +56,9 @@ class TcpConnection final : public Deferred {
     virtual void OnRead(char* data, size_t length) = 0;
     // The peer shut down its sending side. Reading has stopped.
     virtual void OnReadEof() = 0;
-    // Connect, read or write failed (a libuv error code). Close() follows.
-    virtual void OnError(int uv_error) = 0;
+    // Connect, read or write failed (an errno value, e.g. EPIPE when the peer
+    // is gone while we write, ECONNRESET on a reset). Close() follows.
+    virtual void OnError(int error) = 0;
     virtual void OnTimer() = 0;
     virtual void OnWriteBufferHigh() {}
     virtual void OnWriteBufferLow() {}
@@ -68,15 +77,15 @@ class TcpConnection final : public Deferred {
 
   // TcpConnection::Accept()
   //
-  // Accepts the pending connection on `listener`. nullptr on failure, with
-  // the libuv error in `*error`.
-  static TcpConnection* Accept(IoContext& context, uv_stream_t* listener,
-                               const Options& options, int* error);
+  // Takes over `fd`, a connection a listener accepted (non-blocking).
+  static TcpConnection* Accept(IoContext& context, int fd,
+                               const Options& options);
 
   // TcpConnection::Connect()
   //
   // Starts connecting to `address`; the outcome arrives as OnConnected() or
-  // OnError(). nullptr when the attempt fails at once (`*error` set).
+  // OnError(). nullptr when the attempt fails at once (`*error` set to the
+  // errno value).
   static TcpConnection* Connect(IoContext& context,
                                 const SocketAddress& address,
                                 const Options& options, Callbacks* callbacks,
@@ -134,51 +143,50 @@ class TcpConnection final : public Deferred {
 
   const SocketAddress& peer_address() const { return peer_; }
   const SocketAddress& local_address() const { return local_; }
-  uv_loop_t* loop() const { return context_->loop(); }
 
-  // Deferred: the flush.
-  void RunDeferred() override { Flush(); }
+  // Deferred: the flush, or the deletion once closed.
+  void RunDeferred() override;
 
  private:
   friend class IoContext;
 
-  TcpConnection(IoContext& context, const Options& options);
+  TcpConnection(IoContext& context, int fd, const Options& options);
   ~TcpConnection();
-  bool Init(int* error);
   void FetchAddresses();
+  // Watch interest from the state: readable while reading, writable while
+  // connecting or while the kernel has not taken the in-flight bytes.
+  void UpdateInterest();
+  void OnReady(uint32_t ready);
+  void FinishConnect();
+  void OnReadable();
+  void OnWritable();
   void Flush();
   void AfterWrite();
   void StartShutdown();
   // Bytes the peer sent that are still in the kernel's receive buffer.
   bool HasUnreadInput() const;
-  void Fail(int uv_error);
-
-  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void OnReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void OnWriteCb(uv_write_t* request, int status);
-  static void OnConnectCb(uv_connect_t* request, int status);
-  static void OnShutdownCb(uv_shutdown_t* request, int status);
-  static void OnTimerCb(uv_timer_t* timer);
-  static void OnCloseCb(uv_handle_t* handle);
+  void Fail(int error);
+  void OnTimerFired();
+  // Stops the watch and the timer and closes the descriptor.
+  void ReleaseSocket();
 
   IoContext* context_;
   Callbacks* callbacks_ = nullptr;
   const Options options_;
 
-  uv_tcp_t tcp_;
-  uv_timer_t timer_;
-  uv_write_t write_request_;
-  uv_connect_t connect_request_;
-  uv_shutdown_t shutdown_request_;
-  int open_handles_ = 0;
+  int fd_;
+  std::unique_ptr<FdWatch> watch_;
+  uint32_t watched_events_ = 0;
+  std::unique_ptr<Timer> timer_;
 
   std::unique_ptr<char[]> read_buffer_;
   std::string pending_;
-  std::string inflight_;
+  std::string inflight_;  // sent up to inflight_offset_; the rest waits
   size_t inflight_offset_ = 0;
 
+  bool connecting_ = false;
   bool reading_ = false;
-  bool write_in_flight_ = false;
+  bool write_in_flight_ = false;  // inflight_ waits for writability
   bool above_high_watermark_ = false;
   bool shutdown_wanted_ = false;
   bool shutdown_started_ = false;

@@ -1,5 +1,6 @@
 #include "http/upstream_connection.h"
 
+#include <cerrno>
 #include <utility>
 #include <vector>
 
@@ -51,9 +52,10 @@ PoolStats::PoolStats(const StatsScope& scope)
           scope.Counter("upstream_flow_control_drained_total")),
       rq_time(scope.Histogram("upstream_rq_time")) {}
 
-PoolsContext::PoolsContext(uv_loop_t* loop, const ConnectionPoolOptions& options,
+PoolsContext::PoolsContext(Dispatcher& dispatcher,
+                           const ConnectionPoolOptions& options,
                            const StatsScope& scope)
-    : options_(options), stats_(scope), io_(loop) {
+    : options_(options), stats_(scope), io_(dispatcher) {
   tcp_options_.read_buffer_bytes = options.read_buffer_bytes;
   tcp_options_.high_watermark = options.write_buffer_high_watermark;
   tcp_options_.low_watermark = options.write_buffer_low_watermark;
@@ -105,7 +107,7 @@ void UpstreamConnectionImpl::SetDeadline(uint64_t ms) {
     deadline_ms_ = 0;
     return;
   }
-  const uint64_t now = uv_now(context_.io().loop());
+  const uint64_t now = context_.io().NowMs();
   deadline_ms_ = now + ms;
   if (armed_deadline_ms_ != 0 && armed_deadline_ms_ <= deadline_ms_) return;
   tcp_->ArmTimer(ms);
@@ -182,7 +184,7 @@ void UpstreamConnectionImpl::SendRequestHead(
 
   context_.stats().rq_total.Inc();
   context_.stats().rq_active.Inc();
-  request_start_us_ = uv_hrtime() / 1000;
+  request_start_us_ = context_.io().NowUs();
 }
 
 void UpstreamConnectionImpl::SendRequestBody(std::string_view data) {
@@ -371,7 +373,7 @@ void UpstreamConnectionImpl::CompleteExchange() {
   UpstreamResponseCallbacks* callbacks = callbacks_;
   callbacks_ = nullptr;
   context_.stats().rq_active.Dec();
-  context_.stats().rq_time.Record(uv_hrtime() / 1000 - request_start_us_);
+  context_.stats().rq_time.Record(context_.io().NowUs() - request_start_us_);
   const uint32_t max_requests = context_.options().max_requests_per_connection;
   // After an upgrade request (refused or not) the byte stream may hold
   // bytes of another protocol.
@@ -442,10 +444,10 @@ void UpstreamConnectionImpl::OnReadEof() {
   FailExchange(UpstreamResetReason::kConnectionClosed);
 }
 
-void UpstreamConnectionImpl::OnError(int uv_error) {
+void UpstreamConnectionImpl::OnError(int error) {
   if (state_ == State::kConnecting) {
     context_.stats().cx_connect_fail.Inc();
-    const std::string_view detail = uv_strerror(uv_error);
+    const std::string detail = SocketErrorText(error);
     state_ = State::kClosed;
     tcp_->Close();
     tcp_ = nullptr;
@@ -455,7 +457,7 @@ void UpstreamConnectionImpl::OnError(int uv_error) {
     return;
   }
   if (state_ == State::kBusy && exchange_open()) {
-    FailExchange(uv_error == UV_EPIPE ? UpstreamResetReason::kWriteError
+    FailExchange(error == EPIPE ? UpstreamResetReason::kWriteError
                                       : UpstreamResetReason::kConnectionClosed);
     return;
   }
@@ -465,7 +467,7 @@ void UpstreamConnectionImpl::OnError(int uv_error) {
 void UpstreamConnectionImpl::OnTimer() {
   armed_deadline_ms_ = 0;
   if (deadline_ms_ == 0) return;
-  const uint64_t now = uv_now(context_.io().loop());
+  const uint64_t now = context_.io().NowMs();
   if (now < deadline_ms_) {
     const uint64_t deadline = deadline_ms_;
     SetDeadline(deadline - now);

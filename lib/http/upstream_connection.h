@@ -65,7 +65,7 @@ class UpstreamConnectionImpl;
 // What every pool of one UpstreamPools shares.
 class PoolsContext {
  public:
-  PoolsContext(uv_loop_t* loop, const ConnectionPoolOptions& options,
+  PoolsContext(Dispatcher& dispatcher, const ConnectionPoolOptions& options,
                const StatsScope& scope);
   // Deletes connections that closed but were not yet deleted.
   ~PoolsContext();
@@ -131,7 +131,7 @@ class UpstreamConnectionImpl final : public UpstreamConnection,
   void OnConnected() override;
   void OnRead(char* data, size_t length) override;
   void OnReadEof() override;
-  void OnError(int uv_error) override;
+  void OnError(int error) override;
   void OnTimer() override;
   void OnWriteBufferHigh() override;
   void OnWriteBufferLow() override;
@@ -185,7 +185,7 @@ class UpstreamConnectionImpl final : public UpstreamConnection,
   int read_disable_count_ = 0;
   uint64_t request_start_us_ = 0;
 
-  // Loop times (uv_now, ms); 0 for none.
+  // Dispatcher times (IoContext::NowMs()); 0 for none.
   uint64_t deadline_ms_ = 0;
   uint64_t armed_deadline_ms_ = 0;
 };

@@ -48,7 +48,7 @@ inline bool HasUnsafeHeaderBytes(std::string_view text) {
 // A Content-Length value: digits only, no overflow; nullopt otherwise.
 std::optional<uint64_t> ParseContentLength(std::string_view value);
 
-// Milliseconds for a libuv timer: 0 stays 0 (disabled), anything shorter
+// Milliseconds for a connection timer: 0 stays 0 (disabled), anything shorter
 // than a millisecond becomes 1.
 inline uint64_t TimerMilliseconds(Duration duration) {
   if (duration <= Duration::zero()) return 0;

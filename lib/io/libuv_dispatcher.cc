@@ -156,6 +156,10 @@ class LibuvCore {
   std::vector<PostedTask> batch_;   // loop thread only: the batch being run
 
   ZeroDelayQueue zero_delay_;
+  // Entries that fired or were cancelled, reused by QueueZeroDelay(): the
+  // http layer arms a zero-delay timer per batch of work, and a request on a
+  // keep-alive connection must not allocate for it.
+  ZeroDelayQueue spare_zero_delay_;
   uint64_t next_zero_delay_seq_ = 0;
   absl::flat_hash_set<LoopHandle*> handles_;
   absl::flat_hash_set<int> watched_fds_;
@@ -536,7 +540,13 @@ void LibuvCore::OnWakeup(uv_async_t* handle) {
 
 LibuvCore::ZeroDelayQueue::iterator LibuvCore::QueueZeroDelay(
     LibuvTimer* timer) {
-  zero_delay_.emplace_back(next_zero_delay_seq_++, timer);
+  if (spare_zero_delay_.empty()) {
+    zero_delay_.emplace_back(next_zero_delay_seq_++, timer);
+  } else {
+    zero_delay_.splice(zero_delay_.end(), spare_zero_delay_,
+                       spare_zero_delay_.begin());
+    zero_delay_.back() = {next_zero_delay_seq_++, timer};
+  }
   if (!uv_is_active(AsHandle(zero_delay_idle_))) {
     uv_idle_start(zero_delay_idle_, &LibuvCore::OnIdle);
   }
@@ -544,7 +554,7 @@ LibuvCore::ZeroDelayQueue::iterator LibuvCore::QueueZeroDelay(
 }
 
 void LibuvCore::CancelZeroDelay(ZeroDelayQueue::iterator entry) {
-  zero_delay_.erase(entry);
+  spare_zero_delay_.splice(spare_zero_delay_.begin(), zero_delay_, entry);
   if (zero_delay_.empty()) uv_idle_stop(zero_delay_idle_);
 }
 
@@ -556,7 +566,9 @@ void LibuvCore::OnIdle(uv_idle_t* handle) {
   const uint64_t end = core->next_zero_delay_seq_;
   while (!core->zero_delay_.empty() && core->zero_delay_.front().first < end) {
     LibuvTimer* timer = core->zero_delay_.front().second;
-    core->zero_delay_.pop_front();
+    core->spare_zero_delay_.splice(core->spare_zero_delay_.begin(),
+                                   core->zero_delay_,
+                                   core->zero_delay_.begin());
     timer->FireFromZeroDelayQueue();
   }
   if (core->zero_delay_.empty()) uv_idle_stop(core->zero_delay_idle_);

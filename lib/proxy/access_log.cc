@@ -166,28 +166,17 @@ void AccessLog::Write(std::string_view lines) {
 
 namespace proxy_internal {
 
-AccessLogBuffer::AccessLogBuffer(uv_loop_t* loop, AccessLog* sink)
+AccessLogBuffer::AccessLogBuffer(Dispatcher& dispatcher, AccessLog* sink)
     : sink_(sink) {
   if (sink_ == nullptr) return;
-  check_ = new uv_check_t;
-  uv_check_init(loop, check_);
-  check_->data = this;
-  uv_check_start(check_, [](uv_check_t* handle) {
-    static_cast<AccessLogBuffer*>(handle->data)->Flush();
-  });
-  uv_unref(reinterpret_cast<uv_handle_t*>(check_));
+  flush_timer_ = dispatcher.CreateTimer([this] { Flush(); });
 }
 
-AccessLogBuffer::~AccessLogBuffer() {
-  Flush();
-  if (check_ != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(check_),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_check_t*>(handle); });
-  }
-}
+AccessLogBuffer::~AccessLogBuffer() { Flush(); }
 
 void AccessLogBuffer::Add(const AccessLogRecord& record) {
   if (sink_ == nullptr) return;
+  if (buffer_.empty()) flush_timer_->Arm(Duration::zero());
   AppendAccessLogLine(&buffer_, record);
   if (buffer_.size() >= kFlushBytes) Flush();
 }
@@ -196,6 +185,7 @@ void AccessLogBuffer::Flush() {
   if (buffer_.empty()) return;
   sink_->Write(buffer_);
   buffer_.clear();
+  if (flush_timer_->armed()) flush_timer_->Disarm();
 }
 
 }  // namespace proxy_internal

@@ -1,17 +1,18 @@
 // File: lib/proxy/access_log_buffer.h
 //
-// A worker's access log lines, collected during a loop iteration and handed
-// to the shared AccessLog in one write at its end (a uv_check handle), or
-// earlier when they pass kFlushBytes. One write per iteration instead of one
-// per line: under load a loop iteration serves many requests.
+// A worker's access log lines, collected during a batch of dispatcher
+// callbacks and handed to the shared AccessLog in one write after it (a
+// zero-delay timer, which runs before the loop waits again), or earlier when
+// they pass kFlushBytes. One write per batch instead of one per line: under
+// load one turn of the loop serves many requests.
 
 #ifndef HOMING_LIB_PROXY_ACCESS_LOG_BUFFER_H_
 #define HOMING_LIB_PROXY_ACCESS_LOG_BUFFER_H_
 
-#include <uv.h>
-
+#include <memory>
 #include <string>
 
+#include "homing/dispatcher.h"
 #include "homing/proxy.h"
 
 namespace homing::proxy_internal {
@@ -21,8 +22,8 @@ class AccessLogBuffer {
   static constexpr size_t kFlushBytes = 64 * 1024;
 
   // `sink` may be null (no access log: Add() does nothing).
-  AccessLogBuffer(uv_loop_t* loop, AccessLog* sink);
-  // Flushes; the check handle finishes closing the next time the loop runs.
+  AccessLogBuffer(Dispatcher& dispatcher, AccessLog* sink);
+  // Flushes.
   ~AccessLogBuffer();
   AccessLogBuffer(const AccessLogBuffer&) = delete;
   AccessLogBuffer& operator=(const AccessLogBuffer&) = delete;
@@ -38,7 +39,7 @@ class AccessLogBuffer {
 
  private:
   AccessLog* sink_;
-  uv_check_t* check_ = nullptr;  // freed by its close callback
+  std::unique_ptr<Timer> flush_timer_;  // armed while buffer_ has lines
   std::string buffer_;
 };
 

@@ -9,7 +9,7 @@
 namespace homing::proxy_internal {
 
 absl::StatusOr<std::shared_ptr<Engine>> Engine::Create(
-    LibuvDispatcher& dispatcher, std::shared_ptr<const Bootstrap> config,
+    Dispatcher& dispatcher, std::shared_ptr<const Bootstrap> config,
     StatsStore& stats) {
   std::shared_ptr<Engine> engine(new Engine());
   engine->config_ = std::move(config);
@@ -29,7 +29,7 @@ absl::StatusOr<std::shared_ptr<Engine>> Engine::Create(
         stats.Scope(absl::StrCat("cluster.", spec.name, ".pool."));
     engine->pools_.emplace(
         engine->clusters_->FindCluster(spec.name),
-        UpstreamPools::Create(dispatcher.loop(), options, &pool_scope));
+        UpstreamPools::Create(dispatcher, options, &pool_scope));
   }
   // An owner whose name now resolves elsewhere: stop reusing connections to
   // its old address.
@@ -38,7 +38,7 @@ absl::StatusOr<std::shared_ptr<Engine>> Engine::Create(
         raw->pools(&cluster).Drain(host.address());
       });
 
-  engine->lookup_pools_ = UpstreamPools::Create(dispatcher.loop(), {});
+  engine->lookup_pools_ = UpstreamPools::Create(dispatcher, {});
   const Router::TransportFactory transports =
       [&dispatcher, pools = engine->lookup_pools_.get()]()
       -> absl::StatusOr<std::unique_ptr<LookupTransport>> {

@@ -29,7 +29,7 @@
 #include "homing/admin.h"
 #include "homing/config.h"
 #include "homing/http_upstream.h"
-#include "homing/libuv_dispatcher.h"
+#include "homing/dispatcher.h"
 #include "homing/router.h"
 #include "homing/stats.h"
 
@@ -42,7 +42,7 @@ class Engine {
   // Builds everything for `config` on `dispatcher`'s thread; nothing is
   // resolved until Start().
   static absl::StatusOr<std::shared_ptr<Engine>> Create(
-      LibuvDispatcher& dispatcher, std::shared_ptr<const Bootstrap> config,
+      Dispatcher& dispatcher, std::shared_ptr<const Bootstrap> config,
       StatsStore& stats);
 
   ~Engine();

@@ -17,7 +17,7 @@
 //
 // Example:
 //
-//   auto pools = homing::UpstreamPools::Create(dispatcher.loop(), options);
+//   auto pools = homing::UpstreamPools::Create(dispatcher, options);
 //   PoolLookupTransport transport(dispatcher, *pools);
 //   auto handle = transport.Get(host, "/where?client_id=7", 1s,
 //                               [](LookupTransport::Response r) { ... });

@@ -20,7 +20,7 @@ class ProxyService::Impl : public std::enable_shared_from_this<Impl> {
     std::atomic<bool> initialized{false};
   };
 
-  Impl(LibuvDispatcher& main, StatsStore& stats, ProxyServiceOptions options,
+  Impl(Dispatcher& main, StatsStore& stats, ProxyServiceOptions options,
        std::shared_ptr<const Bootstrap> config)
       : main_(main),
         stats_(stats),
@@ -72,7 +72,7 @@ class ProxyService::Impl : public std::enable_shared_from_this<Impl> {
     for (size_t i = 0; i < workers_.size(); ++i) {
       Worker& w = *workers_[i];
       std::weak_ptr<Impl> weak = weak_from_this();
-      LibuvDispatcher* main = &main_;
+      Dispatcher* main = &main_;
       w.thread->RunSync([&] {
         w.proxy->Start([&w, weak, main] {
           w.initialized.store(true);
@@ -155,7 +155,7 @@ class ProxyService::Impl : public std::enable_shared_from_this<Impl> {
       }
     });
     drain_timer_->Arm(timeout);
-    LibuvDispatcher* main = &main_;
+    Dispatcher* main = &main_;
     for (auto& worker : workers_) {
       Worker& w = *worker;
       w.thread->RunSync([&] {
@@ -193,7 +193,7 @@ class ProxyService::Impl : public std::enable_shared_from_this<Impl> {
   // A worker's swap, reported back to the main dispatcher.
   std::function<void()> OnSwappedTask(uint64_t generation) {
     std::weak_ptr<Impl> weak = weak_from_this();
-    LibuvDispatcher* main = &main_;
+    Dispatcher* main = &main_;
     return [weak, main, generation] {
       main->Post([weak, generation] {
         if (auto self = weak.lock()) self->OnWorkerSwapped(generation);
@@ -248,7 +248,7 @@ class ProxyService::Impl : public std::enable_shared_from_this<Impl> {
     done();
   }
 
-  LibuvDispatcher& main_;
+  Dispatcher& main_;
   StatsStore& stats_;
   const ProxyServiceOptions options_;
   std::shared_ptr<const Bootstrap> config_;
@@ -269,7 +269,7 @@ class ProxyService::Impl : public std::enable_shared_from_this<Impl> {
 };
 
 absl::StatusOr<std::unique_ptr<ProxyService>> ProxyService::Start(
-    LibuvDispatcher& main, std::shared_ptr<const Bootstrap> config,
+    Dispatcher& main, std::shared_ptr<const Bootstrap> config,
     StatsStore& stats, ProxyServiceOptions options) {
   if (options.concurrency == 0) {
     return absl::InvalidArgumentError("concurrency must be at least 1");

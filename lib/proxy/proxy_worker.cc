@@ -37,7 +37,7 @@ HttpServerOptions ServerOptions(const ListenerSpec& listener,
 
 class ProxyWorker::Impl {
  public:
-  Impl(LibuvDispatcher& dispatcher, StatsStore& stats, AccessLog* access_log)
+  Impl(Dispatcher& dispatcher, StatsStore& stats, AccessLog* access_log)
       : stats_(stats), core_(dispatcher, access_log) {}
 
   ~Impl() {
@@ -69,7 +69,7 @@ class ProxyWorker::Impl {
       const StatsScope scope = stats_.Scope(
           absl::StrCat("http.", listener.http_connection_manager.stat_prefix, "."));
       absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(
-          core_.dispatcher.loop(), ServerOptions(listener, address),
+          core_.dispatcher, ServerOptions(listener, address),
           [this, i] { return std::make_unique<ProxyHandler>(core_, i); }, &scope);
       if (!server.ok()) {
         return absl::Status(server.status().code(),
@@ -140,7 +140,7 @@ class ProxyWorker::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<ProxyWorker>> ProxyWorker::Create(
-    LibuvDispatcher& dispatcher, std::shared_ptr<const Bootstrap> config,
+    Dispatcher& dispatcher, std::shared_ptr<const Bootstrap> config,
     StatsStore& stats, ProxyWorkerOptions options) {
   auto impl = std::make_unique<Impl>(dispatcher, stats, options.access_log);
   if (absl::Status status =

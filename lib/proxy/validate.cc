@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/string_util.h"
+#include "homing/libuv_dispatcher.h"
 #include "homing/proxy.h"
 #include "homing/router.h"
 #include "proxy/pool_lookup_transport.h"
@@ -63,7 +64,7 @@ absl::Status ValidateConfig(const Bootstrap& config) {
   if (!clusters.ok()) return clusters.status();
   // The transports the workers use; nothing is sent.
   std::unique_ptr<UpstreamPools> lookup_pools =
-      UpstreamPools::Create((*dispatcher)->loop(), {});
+      UpstreamPools::Create(**dispatcher, {});
   const Router::TransportFactory transports =
       [&]() -> absl::StatusOr<std::unique_ptr<LookupTransport>> {
     return std::make_unique<proxy_internal::PoolLookupTransport>(**dispatcher,

@@ -12,15 +12,15 @@
 #include <memory>
 #include <utility>
 
-#include "homing/libuv_dispatcher.h"
+#include "homing/dispatcher.h"
 #include "proxy/access_log_buffer.h"
 #include "proxy/engine.h"
 
 namespace homing::proxy_internal {
 
 struct WorkerCore {
-  WorkerCore(LibuvDispatcher& loop_dispatcher, AccessLog* sink)
-      : dispatcher(loop_dispatcher), access_log(loop_dispatcher.loop(), sink) {}
+  WorkerCore(Dispatcher& loop_dispatcher, AccessLog* sink)
+      : dispatcher(loop_dispatcher), access_log(loop_dispatcher, sink) {}
 
   // WorkerCore::Retire()
   //
@@ -31,7 +31,7 @@ struct WorkerCore {
     dispatcher.Post([old = std::move(old)]() mutable { old.reset(); });
   }
 
-  LibuvDispatcher& dispatcher;
+  Dispatcher& dispatcher;
   std::shared_ptr<Engine> engine;  // serves new requests
   AccessLogBuffer access_log;
 };

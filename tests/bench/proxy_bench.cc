@@ -135,7 +135,7 @@ void BM_ProxyRequest(benchmark::State& state) {
   (void)(*upstream_loop)->RunSync([&] {
     HttpServerOptions options;
     options.listen_address = *SocketAddress::FromIp("127.0.1.201", 0);
-    upstream = *HttpServer::Create((*upstream_loop)->dispatcher().loop(), options,
+    upstream = *HttpServer::Create((*upstream_loop)->dispatcher(), options,
                                    [] { return std::make_unique<OkHandler>(); });
   });
   const std::string yaml = absl::StrCat(R"(

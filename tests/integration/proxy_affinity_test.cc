@@ -96,7 +96,7 @@ struct Harness {
       sources.stats = &stats;
       sources.state = [this] { return proxy->state(); };
       sources.clusters = [this] { return proxy->Clusters(); };
-      auto created = AdminServer::Create(main.dispatcher().loop(),
+      auto created = AdminServer::Create(main.dispatcher(),
                                          testing::Loopback("127.0.1.90"), sources);
       REQUIRE_MESSAGE(created.ok(), created.status().ToString());
       admin = *std::move(created);

@@ -117,13 +117,13 @@ class PoolFixture {
     loop.Run([&] {
       StatsScope upstream_scope = store.Scope("upstream.");
       auto server = HttpServer::Create(
-          loop.loop(), server_options,
+          loop.dispatcher(), server_options,
           [this] { return std::make_unique<UpstreamHandler>(&held); },
           &upstream_scope);
       REQUIRE(server.ok());
       server_ = *std::move(server);
       StatsScope scope = store.Scope("cluster.test.");
-      pools = UpstreamPools::Create(loop.loop(), pool_options, &scope);
+      pools = UpstreamPools::Create(loop.dispatcher(), pool_options, &scope);
     });
     address = server_->local_address();
   }
@@ -209,7 +209,7 @@ TEST_CASE("a refused connection fails the request with connect_failure") {
   Exchange exchange;
   loop.Run([&] {
     StatsScope scope = store.Scope("c.");
-    pools = UpstreamPools::Create(loop.loop(), {}, &scope);
+    pools = UpstreamPools::Create(loop.dispatcher(), {}, &scope);
     exchange.Start(pools->Get(closed_port));
   });
   REQUIRE(loop.WaitFor([&] { return exchange.finished(); }));
@@ -251,7 +251,7 @@ TEST_CASE("a connection attempt that hangs fails with the connect timeout") {
     ConnectionPoolOptions options;
     options.connect_timeout = std::chrono::milliseconds(100);
     StatsScope scope = store.Scope("c.");
-    pools = UpstreamPools::Create(loop.loop(), options, &scope);
+    pools = UpstreamPools::Create(loop.dispatcher(), options, &scope);
     exchange.Start(pools->Get(full));
   });
   REQUIRE(loop.WaitFor([&] { return exchange.finished(); }));
@@ -409,7 +409,7 @@ TEST_CASE("an upstream that resets mid-response fails the exchange") {
   std::unique_ptr<UpstreamPools> pools;
   Exchange exchange;
   loop.Run([&] {
-    pools = UpstreamPools::Create(loop.loop(), {});
+    pools = UpstreamPools::Create(loop.dispatcher(), {});
     exchange.Start(pools->Get(upstream.address));
   });
   REQUIRE(loop.WaitFor([&] { return exchange.finished(); }));
@@ -435,7 +435,7 @@ TEST_CASE("interim responses are skipped and a close-delimited body ends") {
   std::unique_ptr<UpstreamPools> pools;
   Exchange exchange;
   loop.Run([&] {
-    pools = UpstreamPools::Create(loop.loop(), {});
+    pools = UpstreamPools::Create(loop.dispatcher(), {});
     exchange.Start(pools->Get(upstream.address));
   });
   REQUIRE(loop.WaitFor([&] { return exchange.finished(); }));
@@ -474,7 +474,7 @@ TEST_CASE("a malformed response is a protocol error") {
   Exchange exchange;
   loop.Run([&] {
     StatsScope scope = store.Scope("c.");
-    pools = UpstreamPools::Create(loop.loop(), {}, &scope);
+    pools = UpstreamPools::Create(loop.dispatcher(), {}, &scope);
     exchange.Start(pools->Get(upstream.address));
   });
   REQUIRE(loop.WaitFor([&] { return exchange.finished(); }));

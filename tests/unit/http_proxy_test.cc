@@ -170,7 +170,7 @@ class ProxyFixture {
       upstream_a_ = StartUpstream("A", "127.0.1.31", options.upstream);
       upstream_b_ = StartUpstream("B", "127.0.1.32", options.upstream);
       StatsScope pool_scope = store.Scope("cluster.");
-      pools = UpstreamPools::Create(loop.loop(), options.pool, &pool_scope);
+      pools = UpstreamPools::Create(loop.dispatcher(), options.pool, &pool_scope);
       router.pools = pools.get();
       router.target = upstream_a_->local_address();
       router.options = options.proxy_stream;
@@ -178,7 +178,7 @@ class ProxyFixture {
       proxy_options.listen_address = Loopback("127.0.1.30");
       StatsScope proxy_scope = store.Scope("proxy.");
       auto proxy = HttpServer::Create(
-          loop.loop(), proxy_options,
+          loop.dispatcher(), proxy_options,
           [this] { return std::make_unique<ProxyHandler>(router); },
           &proxy_scope);
       REQUIRE(proxy.ok());
@@ -223,7 +223,7 @@ class ProxyFixture {
     options.listen_address = Loopback(ip);
     StatsScope scope = store.Scope("upstream_" + name + ".");
     auto server = HttpServer::Create(
-        loop.loop(), options,
+        loop.dispatcher(), options,
         [this, name] {
           return std::make_unique<UpstreamHandler>(name, &upstream_resets);
         },

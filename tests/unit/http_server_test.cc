@@ -160,7 +160,7 @@ class ServerFixture {
     loop.Run([&] {
       StatsScope scope = store.Scope("http.test.");
       auto server = HttpServer::Create(
-          loop.loop(), options,
+          loop.dispatcher(), options,
           [this] { return std::make_unique<TestHandler>(log); }, &scope);
       REQUIRE(server.ok());
       server_ = *std::move(server);
@@ -993,16 +993,16 @@ TEST_CASE("SO_REUSEPORT lets two servers share one address") {
   options.listen_address = Loopback("127.0.1.2");
   loop.Run([&] {
     auto factory = [&] { return std::make_unique<TestHandler>(log); };
-    auto first = HttpServer::Create(loop.loop(), options, factory);
+    auto first = HttpServer::Create(loop.dispatcher(), options, factory);
     REQUIRE(first.ok());
     options.listen_address = (*first)->local_address();
-    auto second = HttpServer::Create(loop.loop(), options, factory);
+    auto second = HttpServer::Create(loop.dispatcher(), options, factory);
     REQUIRE(second.ok());
     CHECK((*second)->local_address() == (*first)->local_address());
 
     HttpServerOptions exclusive = options;
     exclusive.reuse_port = false;
-    auto third = HttpServer::Create(loop.loop(), exclusive, factory);
+    auto third = HttpServer::Create(loop.dispatcher(), exclusive, factory);
     REQUIRE_FALSE(third.ok());
     CHECK(third.status().code() == absl::StatusCode::kUnavailable);
     CHECK(std::string(third.status().message()).find("Address already in use") !=
@@ -1015,19 +1015,19 @@ TEST_CASE("Create rejects bad options") {
   loop.Run([&] {
     HttpServerOptions options;
     auto factory = []() -> std::unique_ptr<RequestHandler> { return nullptr; };
-    auto unset = HttpServer::Create(loop.loop(), options, factory);
+    auto unset = HttpServer::Create(loop.dispatcher(), options, factory);
     REQUIRE_FALSE(unset.ok());
     CHECK(unset.status().message() == "listen address is not set");
 
     options.listen_address = Loopback();
     options.write_buffer_low_watermark = 10;
     options.write_buffer_high_watermark = 5;
-    auto watermarks = HttpServer::Create(loop.loop(), options, factory);
+    auto watermarks = HttpServer::Create(loop.dispatcher(), options, factory);
     REQUIRE_FALSE(watermarks.ok());
     CHECK(watermarks.status().message() ==
           "write_buffer_low_watermark exceeds write_buffer_high_watermark");
 
-    auto no_factory = HttpServer::Create(loop.loop(), options, nullptr);
+    auto no_factory = HttpServer::Create(loop.dispatcher(), options, nullptr);
     REQUIRE_FALSE(no_factory.ok());
     CHECK(no_factory.status().message() == "handler factory is empty");
   });

@@ -1,10 +1,10 @@
 // File: tests/unit/http_test_support.h
 //
-// Helpers for the http component's tests: a libuv loop on a thread of its own
-// (components are created, used and destroyed there through `Run()`), and a
-// blocking raw-socket HTTP/1.1 client that can send anything (malformed
-// heads, pipelined requests, partial requests) and reads responses with
-// Content-Length, chunked or close-delimited bodies.
+// Helpers for the http component's tests: a LibuvDispatcher on a thread of
+// its own (components are created, used and destroyed there through `Run()`),
+// and a blocking raw-socket HTTP/1.1 client that can send anything
+// (malformed heads, pipelined requests, partial requests) and reads responses
+// with Content-Length, chunked or close-delimited bodies.
 //
 // Every socket read has a 10 s receive timeout so a broken test fails instead
 // of hanging; no test asserts elapsed time.
@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <cerrno>
 #include <chrono>
@@ -48,7 +47,6 @@ class TestLoop {
   ~TestLoop() { thread_.reset(); }
 
   LibuvDispatcher& dispatcher() { return thread_->dispatcher(); }
-  uv_loop_t* loop() { return dispatcher().loop(); }
 
   // Runs `fn` on the loop thread and waits for it.
   void Run(const std::function<void()>& fn) {

@@ -274,7 +274,7 @@ TEST_CASE("AdminServer serves the endpoints on its own socket") {
   s.state = ServerState::kLive;
   std::unique_ptr<AdminServer> admin;
   loop.Run([&] {
-    auto created = AdminServer::Create(loop.loop(), Loopback("127.0.1.80"), s.sources);
+    auto created = AdminServer::Create(loop.dispatcher(), Loopback("127.0.1.80"), s.sources);
     REQUIRE_MESSAGE(created.ok(), created.status().ToString());
     admin = *std::move(created);
   });
@@ -293,7 +293,7 @@ TEST_CASE("AdminServer serves the endpoints on its own socket") {
 
   // A second admin on the same address cannot bind.
   loop.Run([&] {
-    auto second = AdminServer::Create(loop.loop(), address, {});
+    auto second = AdminServer::Create(loop.dispatcher(), address, {});
     CHECK(second.status().code() == absl::StatusCode::kUnavailable);
   });
   loop.Run([&] { admin.reset(); });

@@ -34,7 +34,7 @@ struct Fixture {
   Fixture() {
     resolver.set_where_answer("server-1.svc:8081");
     worker.Run([&] {
-      pools = UpstreamPools::Create(worker.dispatcher().loop(), {});
+      pools = UpstreamPools::Create(worker.dispatcher(), {});
       transport = std::make_unique<PoolLookupTransport>(worker.dispatcher(), *pools);
     });
   }

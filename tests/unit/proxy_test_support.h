@@ -62,7 +62,7 @@ class TestUpstream {
       options.listen_address = Loopback(ip, port);
       options.reuse_port = false;
       auto server = HttpServer::Create(
-          loop_.loop(), options,
+          loop_.dispatcher(), options,
           [state = state_] { return std::make_unique<Handler>(state); });
       REQUIRE_MESSAGE(server.ok(), server.status().ToString());
       server_ = *std::move(server);
