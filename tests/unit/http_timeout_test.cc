@@ -1,5 +1,6 @@
-// The HTTP timeouts in virtual time: servers and pools on a ManualDispatcher
-// over real loopback sockets. The clock moves only in AdvanceBy(), so each
+// The HTTP layer on dispatchers other than libuv's: its timeouts in virtual
+// time (servers and pools on a ManualDispatcher over real loopback sockets),
+// and a server on a host-driven loop (ExternalDispatcher). The clock moves only in AdvanceBy(), so each
 // test checks that a timeout has not fired one millisecond before its
 // deadline and has fired at it, with no wall-clock wait.
 
@@ -8,11 +9,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "homing/external_dispatcher.h"
 #include "homing/http_server.h"
 #include "homing/http_upstream.h"
 #include "homing/manual_dispatcher.h"
@@ -259,6 +264,76 @@ TEST_CASE("pool: an idle connection closes exactly at idle_timeout") {
   dispatcher.RunUntilIdle();
   CHECK(store.Counter("u.upstream_cx_idle_timeout").value() == 1);
   CHECK(store.Gauge("u.upstream_cx_active").value() == 0);
+}
+
+}  // namespace
+}  // namespace homing
+
+namespace homing {
+namespace {
+
+// A host's loop in miniature: poll(2) over what the dispatcher asked to
+// watch, with its timer as the poll timeout.
+struct PollHost {
+  std::map<int, uint32_t> interest;
+  std::optional<Duration> timer;
+
+  ExternalDispatcher::Host Callbacks() {
+    ExternalDispatcher::Host host;
+    host.watch = [this](int fd, uint32_t events, void**) {
+      if (events == 0) {
+        interest.erase(fd);
+      } else {
+        interest[fd] = events;
+      }
+    };
+    host.set_timer = [this](std::optional<Duration> timeout) { timer = timeout; };
+    return host;
+  }
+
+  void Turn(ExternalDispatcher& dispatcher) {
+    std::vector<pollfd> fds;
+    for (const auto& [fd, events] : interest) {
+      fds.push_back({fd, static_cast<short>(((events & kFdRead) ? POLLIN : 0) |
+                                            ((events & kFdWrite) ? POLLOUT : 0)),
+                     0});
+    }
+    const int wait_ms =
+        timer ? static_cast<int>(std::chrono::ceil<milliseconds>(*timer).count()) : 50;
+    REQUIRE(poll(fds.data(), fds.size(), std::min(wait_ms, 50)) >= 0);
+    for (const pollfd& p : fds) {
+      const uint32_t ready = ((p.revents & POLLIN) ? kFdRead : 0) |
+                             ((p.revents & POLLOUT) ? kFdWrite : 0) |
+                             ((p.revents & (POLLERR | POLLHUP)) ? kFdError : 0);
+      if (ready != 0) dispatcher.ProcessFd(p.fd, ready);
+    }
+    if (std::optional<Duration> next = dispatcher.NextTimeout();
+        next && *next <= Duration::zero()) {
+      dispatcher.ProcessTimers();
+    }
+  }
+};
+
+TEST_CASE("server: an HttpServer runs on a host-driven loop (ExternalDispatcher)") {
+  PollHost host;
+  auto dispatcher = ExternalDispatcher::Create(host.Callbacks());
+  REQUIRE(dispatcher.ok());
+  HttpServerOptions options;
+  options.listen_address = Loopback("127.0.1.92");
+  auto server = HttpServer::Create(**dispatcher, options,
+                                   [] { return std::make_unique<OkHandler>(); });
+  REQUIRE(server.ok());
+
+  RawClient client((*server)->local_address());
+  REQUIRE(client.Send("GET / HTTP/1.1\r\nhost: a\r\n\r\n"));
+  for (int turn = 0; turn < 200 && !Readable(client.fd()); ++turn) {
+    host.Turn(**dispatcher);
+  }
+  const std::optional<testing::HttpResponse> response = client.ReadResponse();
+  REQUIRE(response.has_value());
+  CHECK(response->status == 200);
+  CHECK(response->body == "ok");
+  server->reset();  // before its dispatcher
 }
 
 }  // namespace
