@@ -4,7 +4,9 @@
 // Usage() for the flags.
 //
 // Signals: SIGHUP re-reads --members-file (a bad file is logged and the old
-// membership stays); SIGTERM and SIGINT drain open requests and exit.
+// membership stays); SIGTERM and SIGINT drain open requests and exit. With
+// --members-dns the membership follows the headless service's DNS records
+// (homing::DnsMembers) and changes are logged as they are seen.
 
 #include <uv.h>
 
@@ -22,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "affinity_handler.h"
 #include "homing/address.h"
+#include "homing/dns_members.h"
 #include "homing/http_server.h"
 #include "homing/libuv_dispatcher.h"
 #include "homing/log.h"
@@ -34,15 +37,24 @@ namespace {
 constexpr char kUsage[] =
     "usage: homing-server --listen IP:PORT\n"
     "         (--members H:P,H:P,... | --members-file FILE |\n"
-    "          --replicas N --member-template 'server-{i}.svc:8081')\n"
+    "          --replicas N --member-template 'server-{i}.svc:8081' |\n"
+    "          --members-dns SERVICE [--members-port P] [--dns-server IP:PORT]\n"
+    "                                [--members-refresh-ms MS])\n"
     "         [--self I] [--placement jump|rendezvous|maglev|modulo]\n"
     "  Members are ordered; a member's index is its ordinal. --self defaults\n"
-    "  to the trailing -N of $HOSTNAME (a StatefulSet pod name).\n";
+    "  to the trailing -N of $HOSTNAME (a StatefulSet pod name).\n"
+    "  --members-dns follows a headless service: SRV _http._tcp.SERVICE, else\n"
+    "  its A records named by PTR, with --members-port (default: the listen\n"
+    "  port), re-resolved every --members-refresh-ms (default 5000) or the\n"
+    "  records' TTL; DNS from --dns-server, else /etc/resolv.conf.\n";
 
 struct Config {
   SocketAddress listen;
   std::vector<std::string> members;
   std::string members_file;  // empty unless --members-file
+  // --members-dns: the members come from DNS, after startup.
+  std::optional<DnsMembers::Options> members_dns;
+  std::string dns_server;  // empty: resolv.conf
   size_t self = 0;
   PlacementStrategy strategy = PlacementStrategy::kJump;
 };
@@ -84,6 +96,10 @@ absl::StatusOr<Config> ParseArgs(const examples::CommandLine& line) {
   std::optional<std::string> members_file = line.value("--members-file");
   std::optional<std::string> replicas = line.value("--replicas");
   std::optional<std::string> member_template = line.value("--member-template");
+  std::optional<std::string> members_dns = line.value("--members-dns");
+  std::optional<std::string> members_port = line.value("--members-port");
+  std::optional<std::string> dns_server = line.value("--dns-server");
+  std::optional<std::string> refresh_ms = line.value("--members-refresh-ms");
   std::optional<std::string> self = line.value("--self");
   std::optional<std::string> placement = line.value("--placement");
 
@@ -97,10 +113,16 @@ absl::StatusOr<Config> ParseArgs(const examples::CommandLine& line) {
   config.listen = *address;
 
   const int sources = members.has_value() + members_file.has_value() +
-                      replicas.has_value();
+                      replicas.has_value() + members_dns.has_value();
   if (sources != 1) {
     return absl::InvalidArgumentError(
-        "give exactly one of --members, --members-file and --replicas");
+        "give exactly one of --members, --members-file, --replicas and "
+        "--members-dns");
+  }
+  if (!members_dns && (members_port || dns_server || refresh_ms)) {
+    return absl::InvalidArgumentError(
+        "--members-port, --dns-server and --members-refresh-ms go with "
+        "--members-dns");
   }
   if (replicas.has_value() != member_template.has_value()) {
     return absl::InvalidArgumentError(
@@ -108,7 +130,32 @@ absl::StatusOr<Config> ParseArgs(const examples::CommandLine& line) {
   }
   absl::StatusOr<std::vector<std::string>> list =
       absl::InvalidArgumentError("no members");
-  if (members) {
+  if (members_dns) {
+    DnsMembers::Options options;
+    options.service = *members_dns;
+    options.port = config.listen.port();
+    if (members_port) {
+      absl::StatusOr<size_t> port = ParseCount("--members-port", *members_port);
+      if (!port.ok()) return port.status();
+      if (*port == 0 || *port > 65535) {
+        return absl::InvalidArgumentError("--members-port must be 1-65535");
+      }
+      options.port = static_cast<uint16_t>(*port);
+    }
+    if (refresh_ms) {
+      absl::StatusOr<size_t> ms = ParseCount("--members-refresh-ms", *refresh_ms);
+      if (!ms.ok()) return ms.status();
+      options.refresh = std::chrono::milliseconds(*ms);
+      options.min_refresh = std::min(options.min_refresh, options.refresh);
+    }
+    if (options.port == 0) {
+      return absl::InvalidArgumentError(
+          "--members-dns with --listen port 0 needs --members-port");
+    }
+    config.members_dns = std::move(options);
+    config.dns_server = dns_server.value_or("");
+    list = std::vector<std::string>();  // known once DNS answers
+  } else if (members) {
     list = ParseMemberList(*members);
     if (!list.ok()) {
       return absl::InvalidArgumentError(
@@ -142,7 +189,7 @@ absl::StatusOr<Config> ParseArgs(const examples::CommandLine& line) {
     }
     config.self = *ordinal;
   }
-  if (config.self >= config.members.size()) {
+  if (!config.members_dns && config.self >= config.members.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("self ordinal ", config.self, " is not a member (",
                      config.members.size(), " members)"));
@@ -178,11 +225,54 @@ struct App {
   Config config;
   Membership membership;
   std::unique_ptr<LibuvDispatcher> dispatcher;
+  StatsStore stats;                         // membership.* (--members-dns)
+  std::unique_ptr<DnsMembers> members_dns;  // --members-dns
   std::unique_ptr<HttpServer> server;
   uv_signal_t hangup;
   uv_signal_t terminate;
   uv_signal_t interrupt;
 };
+
+// A membership seen in DNS: this instance is the member whose pod ordinal is
+// its own (the list's index is the placement's).
+void ApplyDnsMembers(App& app, const std::vector<std::string>& members) {
+  size_t self = members.size();
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (PodOrdinal(members[i]) == app.config.self) self = i;
+  }
+  if (absl::Status status =
+          SetMembership(&app.membership, app.config.strategy, members, self);
+      !status.ok()) {
+    Log(LogLevel::kError, absl::StrCat("membership from DNS not applied: ",
+                                       status.message()));
+    return;
+  }
+  Log(LogLevel::kInfo,
+      absl::StrCat("membership changed (DNS): ", members.size(), " members",
+                   self < members.size() ? absl::StrCat(", this instance is member ", self)
+                                         : ", this instance is not one of them"));
+}
+
+// Follows --members-dns; returns once the first membership is known.
+absl::Status StartDnsMembers(App& app) {
+  DnsResolverConfig resolver_config;
+  if (!app.config.dns_server.empty()) resolver_config.resolvers = {app.config.dns_server};
+  absl::StatusOr<std::unique_ptr<DnsResolver>> resolver =
+      DnsResolver::CreateAres(*app.dispatcher, resolver_config, std::chrono::seconds(2));
+  if (!resolver.ok()) return resolver.status();
+  absl::StatusOr<std::unique_ptr<DnsMembers>> members = DnsMembers::Create(
+      *app.dispatcher, *app.config.members_dns, *std::move(resolver), app.stats.Scope("membership."),
+      [&app](const std::vector<std::string>& now) { ApplyDnsMembers(app, now); });
+  if (!members.ok()) return members.status();
+  app.members_dns = *std::move(members);
+  app.members_dns->Start();
+  if (!app.dispatcher->RunUntil([&app] { return app.membership.placement != nullptr; },
+                                std::chrono::seconds(30))) {
+    return absl::UnavailableError(absl::StrCat(
+        "no members of ", app.config.members_dns->service, " found in DNS within 30s"));
+  }
+  return absl::OkStatus();
+}
 
 void Reload(App& app) {
   if (app.config.members_file.empty()) {
@@ -225,7 +315,8 @@ int Main(int argc, char** argv) {
   absl::StatusOr<examples::CommandLine> line = examples::CommandLine::Parse(
       argc, argv,
       {"--listen", "--members", "--members-file", "--replicas",
-       "--member-template", "--self", "--placement"});
+       "--member-template", "--members-dns", "--members-port", "--dns-server",
+       "--members-refresh-ms", "--self", "--placement"});
   if (line.ok() && line->help()) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -239,8 +330,11 @@ int Main(int argc, char** argv) {
     return 2;
   }
   app.config = *std::move(config);
-  if (absl::Status status = SetMembership(&app.membership, app.config.strategy,
-                                          app.config.members, app.config.self);
+  if (absl::Status status =
+          app.config.members_dns
+              ? absl::OkStatus()
+              : SetMembership(&app.membership, app.config.strategy,
+                              app.config.members, app.config.self);
       !status.ok()) {
     std::fprintf(stderr, "homing-server: %s\n",
                  std::string(status.message()).c_str());
@@ -256,6 +350,13 @@ int Main(int argc, char** argv) {
   }
   app.dispatcher = *std::move(dispatcher);
   uv_loop_t* loop = app.dispatcher->loop();
+  if (app.config.members_dns) {
+    if (absl::Status status = StartDnsMembers(app); !status.ok()) {
+      std::fprintf(stderr, "homing-server: %s\n",
+                   std::string(status.message()).c_str());
+      return 1;
+    }
+  }
 
   HttpServerOptions options;
   options.listen_address = app.config.listen;
@@ -281,13 +382,15 @@ int Main(int argc, char** argv) {
   Log(LogLevel::kInfo,
       absl::StrCat("homing-server listening on ",
                    app.server->local_address().ToString(), " as member ",
-                   app.config.self, " of ", app.config.members.size(), " (",
+                   app.membership.self, " of ",
+                   app.membership.placement->members().size(), " (",
                    app.membership.self_assigned, ", placement ",
                    std::string(PlacementStrategyName(app.config.strategy)),
                    ")"));
   app.dispatcher->Run();
 
   app.server.reset();
+  app.members_dns.reset();
   for (uv_signal_t* handle : {&app.hangup, &app.terminate, &app.interrupt}) {
     uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
   }

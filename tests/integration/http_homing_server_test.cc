@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "dnsmasq.h"
 #include "homing/placement.h"
 
 extern char** environ;
@@ -336,6 +337,40 @@ TEST_CASE("SIGHUP re-reads the members file; a bad file keeps the old one") {
   std::remove(path.c_str());
 }
 
+TEST_CASE("--members-dns follows the headless service's records, no restart") {
+  testing::Dnsmasq dns;
+  REQUIRE(dns.Start().ok());
+  const std::string service = "server-headless.poc-routing.svc.cluster.local";
+  // Pods first: dnsmasq names an address (PTR) by its first name, as
+  // Kubernetes' DNS names a pod.
+  auto records = [&](int pods) {
+    std::vector<testing::DnsRecord> list;
+    for (int i = 0; i < pods; ++i) {
+      list.push_back({"server-" + std::to_string(i) + "." + service,
+                      "127.0.1." + std::to_string(55 + i)});
+    }
+    for (int i = 0; i < pods; ++i) {
+      list.push_back({service, "127.0.1." + std::to_string(55 + i)});
+    }
+    return list;
+  };
+  REQUIRE(dns.SetRecords(records(2)).ok());
+  RunningServer server = StartServer(
+      {"--listen", "127.0.1.54:0", "--members-dns", service, "--members-port", "8081",
+       "--dns-server", dns.address(), "--members-refresh-ms", "200", "--self", "0"});
+  auto two = Jump(Members(2));
+  auto three = Jump(Members(3));
+  const std::string moving =
+      FindKey([&](const std::string& k) { return three->OwnerIndex(k) == 2; });
+  const std::string where = "/where?client_id=" + moving;
+  CHECK(Fetch(server.address, where).body.find(two->Owner(moving)) != std::string::npos);
+
+  // kubectl scale statefulset server --replicas 3
+  REQUIRE(dns.SetRecords(records(3)).ok());
+  server.process->ReadStderrUntil("membership changed (DNS): 3 members");
+  CHECK(Fetch(server.address, where).body.find(Members(3)[2]) != std::string::npos);
+}
+
 TEST_CASE("homing-server refuses bad arguments with exit code 2") {
   struct Case {
     std::vector<std::string> args;
@@ -345,7 +380,11 @@ TEST_CASE("homing-server refuses bad arguments with exit code 2") {
   const std::vector<Case> cases = {
       {{"--members", "a:1"}, {}, "--listen is required"},
       {{"--listen", "127.0.1.53:0"}, {},
-       "give exactly one of --members, --members-file and --replicas"},
+       "give exactly one of --members, --members-file, --replicas and --members-dns"},
+      {{"--listen", "127.0.1.53:0", "--members", "a:1", "--dns-server", "127.0.0.1"}, {},
+       "--members-port, --dns-server and --members-refresh-ms go with --members-dns"},
+      {{"--listen", "127.0.1.53:0", "--members-dns", "svc.cluster.local", "--self", "0"},
+       {}, "--members-dns with --listen port 0 needs --members-port"},
       {{"--listen", "nowhere", "--members", "a:1", "--self", "0"}, {},
        "--listen: "},
       {{"--listen", "127.0.1.53:0", "--members", "a:1,b", "--self", "0"}, {},
