@@ -88,6 +88,18 @@ Bootstrap ExpectedSeed() {
   return bootstrap;
 }
 
+TEST_CASE("The Kubernetes ConfigMap's configuration is the seed's with the cluster's names") {
+  absl::StatusOr<Bootstrap> config = LoadConfigFile(HOMING_KUBE_CONFIG);
+  REQUIRE_MESSAGE(config.ok(), config.status().ToString());
+  // The kubelet's probes and Prometheus reach the admin listener on the pod's
+  // address; the resolver is service/server by its full name; the routes,
+  // filters and affinity policy are the seed's.
+  CHECK(config->admin.address == SocketAddressSpec{"0.0.0.0", 9901});
+  CHECK(config->FindCluster("resolver")->endpoints ==
+        std::vector<EndpointSpec>{{"server.poc-routing.svc.cluster.local", 8081, 1}});
+  CHECK(config->listeners == ExpectedSeed().listeners);
+}
+
 TEST_CASE("The seed's configuration, Lua replaced by the affinity filter, loads") {
   absl::StatusOr<Bootstrap> config = LoadConfigFile(HOMING_SEED_CONFIG);
   REQUIRE_MESSAGE(config.ok(), config.status().ToString());
