@@ -176,7 +176,11 @@ homing_status OnDecisionLoop(homing_router_t* router,
   }
   homing_loop_t* loop = router->loop();
   if (loop == nullptr) return LoopGone(errmsg);
-  return OnLoop(loop, errmsg, fn);
+  return OnLoop(loop, errmsg, [&] {
+    // The loop may have shut the router down since the check above.
+    if (router->component == nullptr) return LoopGone(errmsg);
+    return fn();
+  });
 }
 
 }  // namespace

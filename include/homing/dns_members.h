@@ -12,7 +12,10 @@
 //
 // Members are "host:port" strings ordered by the ordinal at the end of their
 // pod name (`server-2.…` → 2), so a placement over them keeps each pod's
-// index as pods come and go; a name without an ordinal sorts after, by name.
+// index as pods are added and removed at the end, as a StatefulSet scales;
+// while a pod in the middle is missing from DNS, the ones after it shift
+// down. A name without an ordinal (an address without a PTR name, as
+// "ip:port") sorts after, by name.
 // The records are re-resolved every `refresh`, sooner when their TTL is
 // shorter (never more often than `min_refresh`). A failed resolution keeps
 // the last members.

@@ -425,8 +425,11 @@ typedef void (*homing_cancel_cb)(homing_status status, void *user_data);
  * homing_pending_on_cancel() - calls @cb once if the operation ends without
  * its callback: from inside homing_pending_cancel() / homing_pending_free(),
  * or while its object, loop or engine shuts down (on the loop's thread). An
- * operation cancelled before the registration gets @cb at once; one whose
- * callback has run never gets it. A second registration replaces the first.
+ * operation cancelled before the registration gets @cb at once, on the
+ * calling thread; one whose callback has run never gets it. A second
+ * registration replaces the first. @cb frees what the host keeps for the
+ * operation, never @pending itself (free it after homing_pending_cancel()
+ * returns, or let homing_pending_free() be the call that cancels).
  * @return HOMING_OK; HOMING_ERR_INVALID_ARGUMENT without @pending or @cb;
  *   HOMING_ERR_WRONG_THREAD for an external loop's handle used elsewhere.
  * Since: 0.1

@@ -87,9 +87,9 @@ RequestInFlight Admit(const std::shared_ptr<ClusterLoad>& load, HostSharedPtr ho
 // the next host. Admitting and copying allocate nothing once warm (slots are
 // recycled per cluster).
 //
-// Thread safety: End(), copying and destroying are safe from any thread (a
-// decision handed to another thread may end there); MoveTo() belongs to the
-// router's thread.
+// Thread safety: copying and destroying are safe from any thread (a
+// decision handed to another thread may end there, with its last copy);
+// End(), MoveTo() and host() belong to the router's thread.
 class RequestInFlight {
  public:
   RequestInFlight() = default;  // counts nothing
@@ -105,8 +105,15 @@ class RequestInFlight {
 
   // RequestInFlight::End()
   //
-  // Ends the count for every copy. Idempotent.
-  void End() const;
+  // Ends the count for every copy. True for the call that ended it, false
+  // once ended (or for one that counts nothing).
+  bool End() const;
+
+  // RequestInFlight::host()
+  //
+  // The host the request is counted on now (after retries, for every
+  // copy); null once ended.
+  HostSharedPtr host() const;
 
   // RequestInFlight::MoveTo()
   //

@@ -40,6 +40,7 @@ class CallbackList {
   // false, having stopped, when a callback destroyed the list (its owner).
   bool Run(Args... args) {
     const std::shared_ptr<Subscribers> subscribers = subscribers_;
+    const std::weak_ptr<bool> alive = alive_;
     std::vector<uint64_t> ids;
     ids.reserve(subscribers->callbacks.size());
     for (const auto& entry : subscribers->callbacks) ids.push_back(entry.first);
@@ -48,9 +49,7 @@ class CallbackList {
       if (it == subscribers->callbacks.end()) continue;
       Callback callback = it->second;  // it may unsubscribe itself
       callback(args...);
-      // Handles hold the subscribers weakly: only the list and this frame
-      // own them, so a lone owner here means the list is gone.
-      if (subscribers.use_count() == 1) return false;
+      if (alive.expired()) return false;
     }
     return true;
   }
@@ -75,6 +74,9 @@ class CallbackList {
   };
 
   std::shared_ptr<Subscribers> subscribers_ = std::make_shared<Subscribers>();
+  // Expires with the list: Run() stops when a callback destroyed it (also
+  // from a nested Run()).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace homing::internal

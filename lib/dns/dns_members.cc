@@ -104,17 +104,13 @@ class DnsMembersImpl final : public DnsMembers {
   // An address without a PTR name stays a member, under its IP.
   void OnName(size_t index, const SocketAddress& address,
               absl::StatusOr<std::string> name) {
-    names_[index] = name.ok() ? absl::AsciiStrToLower(*name) : address.Ip();
+    names_[index] = name.ok()
+                        ? absl::StrCat(absl::AsciiStrToLower(*name), ":", options_.port)
+                        : address.WithPort(options_.port).ToString();  // [v6]:port
     if (--names_pending_ == 0) FinishAddresses();
   }
 
-  void FinishAddresses() {
-    std::vector<std::string> members;
-    for (const std::string& name : names_) {
-      members.push_back(absl::StrCat(name, ":", options_.port));
-    }
-    Finish(std::move(members), ttl_);
-  }
+  void FinishAddresses() { Finish(names_, ttl_); }
 
   void Finish(std::vector<std::string> members, Duration ttl) {
     resolve_success_.Inc();
@@ -170,6 +166,12 @@ std::optional<size_t> PodOrdinal(std::string_view member) {
   const std::string_view label = member.substr(0, member.find_first_of(".:"));
   const size_t dash = label.rfind('-');
   if (dash == std::string_view::npos || dash + 1 == label.size()) return std::nullopt;
+  // Kubernetes names a pod without a hostname by its IP ("10-1-2-3"): that
+  // last number is no ordinal.
+  const std::string_view prefix = label.substr(0, dash);
+  if (prefix.find_first_not_of("0123456789-") == std::string_view::npos) {
+    return std::nullopt;
+  }
   size_t ordinal = 0;
   for (char c : label.substr(dash + 1)) {
     if (c < '0' || c > '9' || ordinal > 1000000) return std::nullopt;

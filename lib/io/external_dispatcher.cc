@@ -187,6 +187,8 @@ ExternalDispatcher::~ExternalDispatcher() {
 }
 
 void ExternalDispatcher::ProcessFd(int fd, uint32_t ready) {
+  // Whatever the work armed or posted is reported when it is done.
+  CallScope scope(*this);
   if (fd == state_->wake_fd) {
     state_->DrainWakeFd();
   } else if (auto it = state_->watches.find(fd); it != state_->watches.end()) {
@@ -196,8 +198,9 @@ void ExternalDispatcher::ProcessFd(int fd, uint32_t ready) {
 }
 
 void ExternalDispatcher::ProcessTimers() {
+  CallScope scope(*this);
   // The host's one-shot timer has fired: whatever is armed next must be
-  // reported again.
+  // reported again (when the scope closes).
   state_->reported.reset();
   state_->timers.FireDue();
   state_->RunPostedBatch();

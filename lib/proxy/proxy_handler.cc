@@ -187,9 +187,11 @@ bool ProxyHandler::RetryAfter(ProxyStream& proxy, int status,
 
 ProxyHeadAction ProxyHandler::OnResponseHead(ProxyStream& proxy,
                                              const ResponseHeadView& head) {
-  if (head.status == 421 && decision_.target != nullptr &&
-      !misdirect_retried_ && proxy.replayable()) {
-    return Misdirected(head);
+  if (head.status == 421 && decision_.target != nullptr) {
+    if (!misdirect_retried_ && proxy.replayable()) return Misdirected(head);
+    // Relayed to the client (a second 421, or a body too large to send
+    // again): the key's answer is still wrong, so the router hears of it.
+    engine_->router(listener_).Misdirected(decision_, NamedOwner(head));
   }
   const RequestOutcome outcome = head.status >= 500
                                      ? RequestOutcome::kServerError
@@ -199,14 +201,17 @@ ProxyHeadAction ProxyHandler::OnResponseHead(ProxyStream& proxy,
   return ProxyHeadAction::kForward;
 }
 
+std::string_view ProxyHandler::NamedOwner(const ResponseHeadView& head) const {
+  const std::string_view owner_header =
+      decision_.route->action().affinity->owner_header;
+  if (owner_header.empty()) return {};
+  return head.FindHeader(owner_header).value_or("");
+}
+
 ProxyHeadAction ProxyHandler::Misdirected(const ResponseHeadView& head) {
   misdirect_retried_ = true;
   Router& router = engine_->router(listener_);
-  const std::string_view owner_header =
-      decision_.route->action().affinity->owner_header;
-  router.Misdirected(decision_, owner_header.empty()
-                                    ? std::string_view()
-                                    : head.FindHeader(owner_header).value_or(""));
+  router.Misdirected(decision_, NamedOwner(head));
   Router::Result result = router.Route(
       stream_->request(),
       [this](RoutingDecision decision) { OnRouted(std::move(decision)); });

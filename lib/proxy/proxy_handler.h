@@ -66,6 +66,8 @@ class ProxyHandler final : public RequestHandler, public ProxyCallbacks {
   void RetryOnNewOwner(RoutingDecision decision);
   // Handles a 421 from the owner; returns what OnResponseHead answers.
   ProxyHeadAction Misdirected(const ResponseHeadView& head);
+  // The key's new owner a 421 names in the route's owner_header ("": none).
+  std::string_view NamedOwner(const ResponseHeadView& head) const;
   // Sends the request again if it can be replayed and the router retries
   // how the attempt ended (`status` for a response head, else `outcome`).
   bool RetryAfter(ProxyStream& proxy, int status, RequestOutcome outcome);

@@ -6,10 +6,11 @@
 namespace homing {
 namespace {
 
-void EndSlot(internal::InFlightSlot& slot) {
-  if (slot.ended.exchange(true, std::memory_order_acq_rel)) return;
+bool EndSlot(internal::InFlightSlot& slot) {
+  if (slot.ended.exchange(true, std::memory_order_acq_rel)) return false;
   slot.host->stats().rq_active.fetch_sub(1, std::memory_order_relaxed);
   slot.load->active.fetch_sub(1, std::memory_order_relaxed);
+  return true;
 }
 
 // The last handle let go: end the count and give the slot back.
@@ -44,8 +45,12 @@ bool RequestInFlight::active() const {
   return slot_ != nullptr && !slot_->ended.load(std::memory_order_acquire);
 }
 
-void RequestInFlight::End() const {
-  if (slot_ != nullptr) EndSlot(*slot_);
+bool RequestInFlight::End() const {
+  return slot_ != nullptr && EndSlot(*slot_);
+}
+
+HostSharedPtr RequestInFlight::host() const {
+  return active() ? slot_->host : nullptr;
 }
 
 void RequestInFlight::MoveTo(HostSharedPtr host) const {

@@ -316,12 +316,11 @@ struct Router::Impl {
     return decision.forward() && decision.in_flight.active();
   }
 
-  // Feeds the health of the decision's host; a connect failure to an
-  // affinity route's owner also forgets the key's answer.
-  void ReportAttempt(const RoutingDecision& decision, RequestOutcome outcome) {
-    if (decision.host != nullptr) {
-      decision.cluster->ReportOutcome(*decision.host, outcome);
-    }
+  // Feeds the health of `host`, the decision's attempt's; a connect
+  // failure to an affinity route's owner also forgets the key's answer.
+  void ReportAttempt(const RoutingDecision& decision, const Host& host,
+                     RequestOutcome outcome) {
+    decision.cluster->ReportOutcome(host, outcome);
     if (outcome == RequestOutcome::kConnectFailure && ForgetOwner(decision)) {
       owner_unreachable->Inc();
     }
@@ -410,9 +409,13 @@ Router::Result Router::Route(const RequestView& request, Callback callback) {
 
 void Router::ReportOutcome(const RoutingDecision& decision,
                            RequestOutcome outcome) {
-  if (!impl_->InFlight(decision)) return;
-  impl_->ReportAttempt(decision, outcome);
-  decision.in_flight.End();
+  if (!decision.forward()) return;
+  // The host the request is on now, whichever copy reports (a retry
+  // through another copy moved it); only the call that ends the count
+  // reports.
+  const HostSharedPtr host = decision.in_flight.host();
+  if (!decision.in_flight.End()) return;
+  impl_->ReportAttempt(decision, *host, outcome);
 }
 
 bool Router::RetryAttempt(RoutingDecision& decision, int status,
@@ -428,7 +431,7 @@ bool Router::RetryAttempt(RoutingDecision& decision, int status,
                 {.hash = decision.hash, .avoid = decision.host.get()});
   if (next == nullptr) return false;
   --decision.retries_left;
-  impl_->ReportAttempt(decision, outcome);
+  impl_->ReportAttempt(decision, *decision.in_flight.host(), outcome);
   decision.host = std::move(next);
   decision.upstream = decision.host->address();
   decision.in_flight.MoveTo(decision.host);
@@ -438,10 +441,11 @@ bool Router::RetryAttempt(RoutingDecision& decision, int status,
 void Router::Misdirected(const RoutingDecision& decision,
                          std::string_view new_owner) {
   if (!decision.forward()) return;
-  if (impl_->InFlight(decision)) {
-    // The instance answered; it just no longer owns the key.
-    impl_->ReportAttempt(decision, RequestOutcome::kSuccess);
-    decision.in_flight.End();
+  // The instance answered (a success, if nobody reported yet); it just no
+  // longer owns the key.
+  const HostSharedPtr host = decision.in_flight.host();
+  if (decision.in_flight.End()) {
+    impl_->ReportAttempt(decision, *host, RequestOutcome::kSuccess);
   }
   if (impl_->ForgetOwner(decision, new_owner)) impl_->owner_misdirected->Inc();
 }

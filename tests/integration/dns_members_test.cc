@@ -158,6 +158,7 @@ TEST_CASE("a pod's ordinal is the number ending its first label") {
   CHECK_FALSE(PodOrdinal("server-:80").has_value());
   CHECK_FALSE(PodOrdinal("server-x1").has_value());
   CHECK_FALSE(PodOrdinal("127.0.1.5:80").has_value());
+  CHECK_FALSE(PodOrdinal("10-1-2-3.server-headless.ns.svc.cluster.local:80").has_value());
 }
 
 }  // namespace

@@ -317,6 +317,11 @@ TEST_CASE("a 421 sends the request once more, to the resolver's new owner") {
   CHECK(twice.body == R"({"error":"misdirected","detail":"server-0"})");
   CHECK(h.Lookups("j") == 2);
   CHECK(h.stats.Counter("cluster.dynamic_forward_proxy_cluster.upstream_rq_total").value() == 6);
+  // The relayed 421 still tells the router: j's next request asks again.
+  CHECK(h.stats.Counter("http.ingress_http.affinity.owner_misdirected").value() == 3);
+  h.owners[0]->set_misdirect(false);
+  CHECK(h.Get("/join?client_id=j").status == 200);
+  CHECK(h.Lookups("j") == 3);
 }
 
 TEST_CASE("every local reply of the router reaches the client as JSON") {

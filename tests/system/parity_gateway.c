@@ -186,6 +186,11 @@ static void handle(homing_router_t *router, homing_request_t *request,
       homing_decision_free(decision);
       decision = route(router, request, target);
       if (homing_decision_forward(decision)) forward(decision, target, &result);
+      if (homing_decision_forward(decision) && result.status == 421) {
+        /* Relayed as homing-proxy does, and the key's answer forgotten. */
+        homing_router_misdirected_to(router, decision, result.owner,
+                                     HOMING_NUL_TERMINATED, &err);
+      }
     }
   }
   if (homing_decision_forward(decision)) {

@@ -127,6 +127,28 @@ TEST_CASE("deadlines are reported, and timers fire in ProcessTimers()") {
   CHECK(host.timer_reports.back() == std::nullopt);
 }
 
+TEST_CASE("a host that only follows set_timer reaches every timer") {
+  FakeHost host;
+  auto dispatcher = Make(host);
+  bool first = false;
+  bool second = false;
+  auto early = dispatcher->CreateTimer([&] { first = true; });
+  auto late = dispatcher->CreateTimer([&] { second = true; });
+  early->Arm(milliseconds(1));
+  late->Arm(milliseconds(3));
+  for (int round = 0; !second; ++round) {
+    REQUIRE(round < 100);
+    // A host told nothing would wait forever.
+    REQUIRE_FALSE(host.timer_reports.empty());
+    REQUIRE(host.timer_reports.back().has_value());
+    std::this_thread::sleep_for(*host.timer_reports.back());
+    host.timer_reports.clear();  // its one-shot timer fired
+    dispatcher->ProcessTimers();
+  }
+  CHECK(first);
+  CHECK_FALSE(dispatcher->NextTimeout().has_value());  // nothing left
+}
+
 TEST_CASE("inside a CallScope a burst of re-arms is one report") {
   FakeHost host;
   auto dispatcher = Make(host);

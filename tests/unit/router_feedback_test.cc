@@ -168,6 +168,18 @@ TEST_CASE("a retry the policy covers moves the decision to another host") {
   CHECK(Active(decision.host) == 0);
 }
 
+TEST_CASE("an outcome reported through an older copy counts on the retried host") {
+  Fixture f;
+  RoutingDecision decision = f.Route("/retry?client_id=7");
+  const RoutingDecision before_retry = decision;  // e.g. a C embedder's copy
+  REQUIRE(f.router->RetryAttempt(decision, 503, RequestOutcome::kServerError));
+  f.router->ReportOutcome(before_retry, RequestOutcome::kConnectFailure);
+  CHECK(decision.host->stats().cx_connect_fail.load() == 1);
+  CHECK(before_retry.host->stats().cx_connect_fail.load() == 0);
+  CHECK(Active(decision.host) == 0);
+  CHECK(Active(before_retry.host) == 0);
+}
+
 TEST_CASE("a route without a retry policy, or a condition it lacks, is not retried") {
   Fixture f;
   RoutingDecision once = f.Route("/once");
