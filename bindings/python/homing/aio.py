@@ -51,7 +51,7 @@ from typing import Any, Callable, Optional, Union
 from . import _ffi
 from ._ffi import Handle, HomingError, Status, lib
 from .config import Config, Request
-from .router import Decision, _Feedback
+from .router import Decision, _RouterMethods
 from .stats import Stats
 
 _EV_READ, _EV_WRITE = 1, 2
@@ -216,7 +216,7 @@ _decision_trampoline = _ffi.decision_cb(_on_decision)
 _route = _ffi.unchecked("router_route")  # route() checks its status itself
 
 
-class AsyncRouter(_Feedback, Handle):
+class AsyncRouter(_RouterMethods, Handle):
     """A router for listener `listener` (index or name) of `config`, on the
     AsyncioLoop `loop`: :class:`Router`'s pipeline, answering coroutines
     from the event loop's own thread. The config may be closed afterwards;
@@ -249,15 +249,6 @@ class AsyncRouter(_Feedback, Handle):
         if was_open:
             _routers.pop(self._token, None)
             _abandon(lambda router: router is self)
-
-    def _dispose(self, pointer: Any) -> None:
-        lib.router_free(pointer)
-
-    @property
-    def ready(self) -> bool:
-        """True once every STRICT_DNS cluster has had its first DNS answer
-        (the admin /ready)."""
-        return bool(lib.router_ready(self._ref))
 
     async def wait_ready(self, timeout: Optional[float] = None) -> None:
         """Waits until ready, at most `timeout` seconds (None: no limit),

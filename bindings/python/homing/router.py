@@ -127,11 +127,20 @@ class Decision(Handle):
 DecisionCallback = Callable[[Decision], None]
 
 
-class _Feedback:
-    """How forwarded requests ended, told back to a router (the methods
-    :class:`Router` and AsyncRouter share)."""
+class _RouterMethods:
+    """What :class:`Router` and AsyncRouter share: the handle's release,
+    readiness, and how forwarded requests ended, told back to the router."""
 
     _ref: Any
+
+    def _dispose(self, pointer: Any) -> None:
+        lib.router_free(pointer)
+
+    @property
+    def ready(self) -> bool:
+        """True once every STRICT_DNS cluster has had its first DNS answer
+        (the admin /ready)."""
+        return bool(lib.router_ready(self._ref))
 
     def report(self, decision: Decision, outcome: Union[Outcome, int]) -> None:
         """How the forwarded request ended: feeds the passive health of
@@ -153,7 +162,7 @@ class _Feedback:
         lib.router_misdirected_to(self._ref, decision._ref, data, len(data))
 
 
-class Router(_Feedback, EngineObject):
+class Router(_RouterMethods, EngineObject):
     """A router for listener `listener` (index or name) of `config`, on
     `engine`. It owns the config's clusters and DNS caches (STRICT_DNS
     clusters start resolving now); the config may be closed afterwards.
@@ -169,15 +178,6 @@ class Router(_Feedback, EngineObject):
         lib.router_new(engine._loop_ref, config._ref, config.listener_index(listener),
                        stats._ref if stats is not None else None, byref(out))
         super().__init__(engine, out)
-
-    def _dispose(self, pointer: Any) -> None:
-        lib.router_free(pointer)
-
-    @property
-    def ready(self) -> bool:
-        """True once every STRICT_DNS cluster has had its first DNS answer
-        (the admin /ready)."""
-        return bool(lib.router_ready(self._ref))
 
     def wait_ready(self, timeout: Optional[float] = None) -> None:
         """Blocks until ready, at most `timeout` seconds (None: no limit).
